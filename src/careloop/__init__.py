@@ -1,0 +1,3 @@
+"""careloop: care coordination for US primary care."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""Request -> Actor, and permission checks shared by API routes, FHIR facade and views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from careloop.accounts import rules
+from careloop.accounts.models import User
+from careloop.accounts.services import actor_for, user_for_token
+from careloop.core.actor import Actor
+from careloop.core.errors import PermissionDenied
+
+
+def client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR") or "")
+
+
+def mfa_satisfied(user: Any) -> bool:
+    """False when the user must pass MFA in this session and has not."""
+    if getattr(user, "is_verified", lambda: False)():
+        return True
+    from django_otp import devices_for_user
+
+    has_device = any(True for _ in devices_for_user(user, confirmed=True))
+    org = getattr(user, "organization", None)
+    return not rules.mfa_required(
+        getattr(user, "role", ""), org_requires_mfa=bool(org and org.require_mfa_for_staff), has_device=has_device
+    )
+
+
+def request_user(request: HttpRequest) -> User | None:
+    """The session user (MFA satisfied) or the owner of a valid bearer token."""
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
+    if header.lower().startswith("bearer "):
+        return user_for_token(header[7:].strip())
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and mfa_satisfied(user):
+        return user  # type: ignore[no-any-return]
+    return None
+
+
+def actor_from_request(request: HttpRequest, user: User | None = None) -> Actor:
+    user = user or request_user(request)
+    if user is None:
+        raise PermissionDenied("authentication required")
+    return actor_for(user, client_ip(request))
+
+
+def require_permission(actor: Actor, permission: str) -> Actor:
+    if actor.organization_id is None or not rules.has_permission(actor.role, permission):
+        raise PermissionDenied(f"role {actor.role!r} may not {permission}")
+    return actor

@@ -1,0 +1,77 @@
+"""Role permissions as a table. Pure: no database, no request.
+
+A permission is a dotted string. ``ROLE_PERMISSIONS`` is the single source that services, API routes and
+views check, and that the role x route matrix test walks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+STAFF_ROLES = frozenset(
+    {"admin", "provider", "nurse", "coordinator", "chw", "bh_care_manager", "billing", "leader"}
+)
+PORTAL_ROLES = frozenset({"patient", "caregiver"})
+EXTERNAL_ROLES = frozenset({"partner"})
+ALL_ROLES = STAFF_ROLES | PORTAL_ROLES | EXTERNAL_ROLES
+
+CLINICAL = frozenset({"provider", "nurse", "coordinator", "chw", "bh_care_manager"})
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "patient.read": CLINICAL | {"admin", "billing", "leader"},
+    "patient.write": frozenset({"provider", "nurse", "coordinator", "admin"}),
+    "clinical.read": CLINICAL | {"billing", "leader"},
+    "fhir.read": CLINICAL | {"admin", "billing", "leader"},
+    "fhir.import": frozenset({"admin"}),
+    "audit.read": frozenset({"admin", "leader"}),
+    "audit.verify": frozenset({"admin"}),
+    "users.manage": frozenset({"admin"}),
+    "org.manage": frozenset({"admin"}),
+    "quarantine.read": frozenset({"admin"}),
+}
+
+
+def has_permission(role: str, permission: str) -> bool:
+    return role in ROLE_PERMISSIONS.get(permission, frozenset())
+
+
+def is_staff_role(role: str) -> bool:
+    return role in STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class LoginState:
+    failed_attempts: int
+    locked_until: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class LoginDecision:
+    allowed: bool
+    failed_attempts: int
+    locked_until: dt.datetime | None
+    reason: str
+
+
+def decide_login(
+    state: LoginState, *, password_ok: bool, now: dt.datetime, max_attempts: int, lockout_seconds: int
+) -> LoginDecision:
+    """Lockout policy: ``max_attempts`` consecutive failures lock the account for ``lockout_seconds``.
+
+    While locked, even a correct password is refused (so a guesser learns nothing).
+    """
+    if state.locked_until is not None and state.locked_until > now:
+        return LoginDecision(False, state.failed_attempts, state.locked_until, "locked")
+    attempts = 0 if state.locked_until is not None else state.failed_attempts
+    if password_ok:
+        return LoginDecision(True, 0, None, "ok")
+    attempts += 1
+    if attempts >= max_attempts:
+        return LoginDecision(False, attempts, now + dt.timedelta(seconds=lockout_seconds), "locked")
+    return LoginDecision(False, attempts, None, "bad_credentials")
+
+
+def mfa_required(role: str, *, org_requires_mfa: bool, has_device: bool) -> bool:
+    """A user with a confirmed device must always pass MFA; staff must enrol when the org requires it."""
+    return has_device or (org_requires_mfa and is_staff_role(role))

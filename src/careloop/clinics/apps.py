@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ClinicsConfig(AppConfig):
+    name = "careloop.clinics"
+    label = "clinics"

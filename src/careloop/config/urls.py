@@ -1,0 +1,10 @@
+from django.urls import include, path
+
+from careloop.config.api import api
+from careloop.interop.fhir.facade import urlpatterns as fhir_urls
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("fhir/", include(fhir_urls)),
+    path("", include("careloop.web.urls")),
+]

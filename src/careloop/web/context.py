@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from careloop.accounts import rules
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
+    items = []
+    if role and rules.has_permission(role, "patient.read"):
+        items.append(("Patients", "/patients/"))
+    if role and rules.has_permission(role, "audit.read"):
+        items.append(("Audit", "/audit/"))
+    return {"nav_items": items, "user_role": role}

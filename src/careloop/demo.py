@@ -1,0 +1,151 @@
+"""`careloop demo`: a synthetic clinic on the embedded SQLite database, one login per role, served locally.
+
+Idempotent: a second run keeps the data and only issues fresh demo passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from pathlib import Path
+
+DEMO_SLUG = "maple-grove"
+DEMO_SOURCE = "synth-ehr"
+
+STAFF = [
+    # username, role, first, last, on the care team
+    ("admin", "admin", "Ada", "Admin", False),
+    ("dr.patel", "provider", "Priya", "Patel", True),
+    ("nurse.kim", "nurse", "Grace", "Kim", True),
+    ("coord.lopez", "coordinator", "Maria", "Lopez", True),
+    ("coord.james", "coordinator", "Devon", "James", True),
+    ("chw.okafor", "chw", "Chidi", "Okafor", True),
+    ("bh.nguyen", "bh_care_manager", "Linh", "Nguyen", True),
+    ("billing.ross", "billing", "Sam", "Ross", False),
+    ("leader.cho", "leader", "Helen", "Cho", False),
+    ("patient.demo", "patient", "Pat", "Demo", False),
+    ("caregiver.demo", "caregiver", "Casey", "Demo", False),
+    ("partner.cardio", "partner", "Omar", "Haddad", False),
+]
+
+
+def _password() -> str:
+    return "demo-" + secrets.token_urlsafe(9)
+
+
+def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.config.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    print(f"careloop demo: database {settings.DATABASES['default']['NAME']}", flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+
+    from careloop.clinics.models import Organization
+
+    org = Organization.objects.filter(slug=DEMO_SLUG).first()
+    if org is None:
+        org = _setup_clinic(patients=patients, seed=seed)
+    logins = _reset_logins(org)
+    print("\nLogins (passwords are new on every `careloop demo` run):")
+    for username, role, password in logins:
+        print(f"  {role:16} {username:16} {password}")
+    print()
+    if not serve:
+        return 0
+    from careloop.serve import serve as run_server
+
+    return run_server(host=host, port=port)
+
+
+def _setup_clinic(*, patients: int, seed: int) -> object:
+    from django.conf import settings
+    from django.db import transaction
+
+    from careloop.cli import _progress_bar
+    from careloop.clinics.models import CareTeam, Location, Organization, Practitioner
+    from careloop.core import clock
+    from careloop.core.actor import Actor
+    from careloop.interop.fhir.importer import FhirImporter, total_bytes
+    from careloop.synth.generator import generate
+
+    out = Path(settings.DATA_DIR) / "demo-clinic"
+    as_of: dt.date = clock.today()
+    print(f"generating {patients} synthetic patients (seed {seed}, data up to {as_of}) in {out}", flush=True)
+    bar = _progress_bar(patients, "generating", unit="patients")
+    generate(patients=patients, seed=seed, out_dir=out, as_of=as_of, progress=bar.update)
+    bar.close()
+
+    with transaction.atomic():
+        org = Organization.objects.create(
+            name="Maple Grove Primary Care", slug=DEMO_SLUG, npi="1234567893", tin="123456789",
+            practice_type="physician", after_hours_phone="555-0100",
+        )
+        main = Location.objects.create(organization=org, name="Maple Grove Main Street", address_line="100 Main St",
+                                       city="Springfield", state="MA", postal_code="01101", phone="555-0101")
+        Location.objects.create(organization=org, name="Maple Grove Riverside", address_line="12 River Rd",
+                                city="Springfield", state="MA", postal_code="01103", phone="555-0102")
+        for i, (given, family) in enumerate([("Priya", "Patel"), ("Michael", "Brennan"), ("Aisha", "Rahman"),
+                                             ("Tomas", "Silva")]):
+            Practitioner.objects.create(organization=org, given=given, family=family, credentials="MD",
+                                        npi=_npi(1000 + i), tin=org.tin, specialty="Family Medicine", location=main)
+        CareTeam.objects.create(organization=org, name="Main Street care team", location=main)
+
+    paths = [out]
+    bar = _progress_bar(total_bytes(paths), "importing")
+    importer = FhirImporter(organization_id=org.pk, source_system=DEMO_SOURCE,
+                            actor=Actor.system(org.pk, "careloop demo"), progress=bar.update)
+    summary = importer.import_paths(paths)
+    bar.close()
+    created = sum(c["created"] for c in summary.as_json().values())
+    print(f"imported {created} resources ({len(summary.rejections)} rejected)", flush=True)
+    return org
+
+
+def _npi(n: int) -> str:
+    """A valid NPI (Luhn check digit over the 80840 prefix) from a serial number."""
+    base = f"1{n:08d}"
+    digits = [int(d) for d in "80840" + base]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return base + str((10 - total % 10) % 10)
+
+
+def _reset_logins(org: object) -> list[tuple[str, str, str]]:
+    from django.db import transaction
+
+    from careloop.accounts.models import User
+    from careloop.clinics.models import CareTeam, CareTeamMember, Practitioner
+
+    team = CareTeam.objects.filter(organization=org).first()
+    out = []
+    with transaction.atomic():
+        for username, role, first, last, on_team in STAFF:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User(username=username, organization=org, role=role, first_name=first, last_name=last)
+            password = _password()
+            user.set_password(password)
+            user.failed_login_attempts = 0
+            user.locked_until = None
+            user.save()
+            if on_team and team is not None:
+                CareTeamMember.objects.get_or_create(organization=org, team=team, user=user, defaults={"role": role})
+            if role == "provider":
+                Practitioner.objects.filter(organization=org, family=last).update(user=user)
+            out.append((username, role, password))
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo(patients=2000, seed=7, host="127.0.0.1", port=8000, serve=True))

@@ -62,9 +62,12 @@ def bench_import(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", CARELOOP_DATA_DIR=str(work))
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "careloop.bench_import_worker", str(data)],
-            env=env, capture_output=True, text=True, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)

@@ -26,8 +26,15 @@ def _print_json(obj: Any) -> None:
 def _progress_bar(total: int, desc: str, unit: str = "B") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=not sys.stderr.isatty(),
-                file=sys.stderr, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -49,7 +56,9 @@ def _organization(slug: str | None) -> Any:
         return org
     orgs = list(Organization.objects.all()[:2])
     if not orgs:
-        raise SystemExit("careloop: no organization yet; create one with `careloop org create` (or run `careloop demo`)")
+        raise SystemExit(
+            "careloop: no organization yet; create one with `careloop org create` (or run `careloop demo`)"
+        )
     if len(orgs) > 1:
         raise SystemExit("careloop: several organizations exist; name one with --org SLUG")
     return orgs[0]
@@ -60,8 +69,9 @@ def cmd_org_create(args: argparse.Namespace) -> int:
     from careloop.clinics.models import Organization
 
     org, created = Organization.objects.get_or_create(
-        slug=args.slug, defaults={"name": args.name, "npi": args.npi or "", "tin": args.tin or "",
-                                  "practice_type": args.practice_type})
+        slug=args.slug,
+        defaults={"name": args.name, "npi": args.npi or "", "tin": args.tin or "", "practice_type": args.practice_type},
+    )
     print(f"organization {org.slug} {'created' if created else 'exists'} (id {org.pk})")
     return 0
 
@@ -79,16 +89,22 @@ def cmd_import_fhir(args: argparse.Namespace) -> int:
         print(f"careloop: {exc}", file=sys.stderr)
         return 2
     bar = _progress_bar(size, "importing")
-    importer = FhirImporter(organization_id=org.pk, source_system=args.source,
-                            actor=Actor.system(org.pk, "careloop import"), progress=bar.update)
+    importer = FhirImporter(
+        organization_id=org.pk,
+        source_system=args.source,
+        actor=Actor.system(org.pk, "careloop import"),
+        progress=bar.update,
+    )
     summary = importer.import_paths(paths)
     bar.close()
     if args.json:
         _print_json(summary.as_json())
     else:
         for rtype, c in summary.as_json().items():
-            print(f"{rtype:24} created {c['created']:>8}  updated {c['updated']:>6}  unchanged {c['unchanged']:>8}  "
-                  f"rejected {c['rejected']:>5}")
+            print(
+                f"{rtype:24} created {c['created']:>8}  updated {c['updated']:>6}  unchanged {c['unchanged']:>8}  "
+                f"rejected {c['rejected']:>5}"
+            )
         for r in summary.rejections[:20]:
             print(f"rejected {r['source']} {r['location']}: {r['reason']}", file=sys.stderr)
         if len(summary.rejections) > 20:
@@ -101,16 +117,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else DEFAULT_AS_OF
     bar = _progress_bar(args.patients, "generating", unit="patients")
-    result = generate(patients=args.patients, seed=args.seed, out_dir=Path(args.out), as_of=as_of,
-                      progress=bar.update)
+    result = generate(patients=args.patients, seed=args.seed, out_dir=Path(args.out), as_of=as_of, progress=bar.update)
     bar.close()
-    summary = {"patients": result.patients, "resources": result.resources, "adt_messages": result.adt_messages,
-               "out": str(result.out_dir)}
+    summary = {
+        "patients": result.patients,
+        "resources": result.resources,
+        "adt_messages": result.adt_messages,
+        "out": str(result.out_dir),
+    }
     if args.json:
         _print_json(summary)
     else:
-        print(f"wrote {result.patients} patients, {sum(result.resources.values())} resources and "
-              f"{result.adt_messages} ADT messages to {result.out_dir}")
+        print(
+            f"wrote {result.patients} patients, {sum(result.resources.values())} resources and "
+            f"{result.adt_messages} ADT messages to {result.out_dir}"
+        )
     return 0
 
 

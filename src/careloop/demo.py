@@ -10,6 +10,10 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from careloop.clinics.models import Organization
 
 DEMO_SLUG = "maple-grove"
 DEMO_SOURCE = "synth-ehr"
@@ -63,7 +67,7 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
     return run_server(host=host, port=port)
 
 
-def _setup_clinic(*, patients: int, seed: int) -> object:
+def _setup_clinic(*, patients: int, seed: int) -> Organization:
     from django.conf import settings
     from django.db import transaction
 
@@ -83,23 +87,54 @@ def _setup_clinic(*, patients: int, seed: int) -> object:
 
     with transaction.atomic():
         org = Organization.objects.create(
-            name="Maple Grove Primary Care", slug=DEMO_SLUG, npi="1234567893", tin="123456789",
-            practice_type="physician", after_hours_phone="555-0100",
+            name="Maple Grove Primary Care",
+            slug=DEMO_SLUG,
+            npi="1234567893",
+            tin="123456789",
+            practice_type="physician",
+            after_hours_phone="555-0100",
         )
-        main = Location.objects.create(organization=org, name="Maple Grove Main Street", address_line="100 Main St",
-                                       city="Springfield", state="MA", postal_code="01101", phone="555-0101")
-        Location.objects.create(organization=org, name="Maple Grove Riverside", address_line="12 River Rd",
-                                city="Springfield", state="MA", postal_code="01103", phone="555-0102")
-        for i, (given, family) in enumerate([("Priya", "Patel"), ("Michael", "Brennan"), ("Aisha", "Rahman"),
-                                             ("Tomas", "Silva")]):
-            Practitioner.objects.create(organization=org, given=given, family=family, credentials="MD",
-                                        npi=_npi(1000 + i), tin=org.tin, specialty="Family Medicine", location=main)
+        main = Location.objects.create(
+            organization=org,
+            name="Maple Grove Main Street",
+            address_line="100 Main St",
+            city="Springfield",
+            state="MA",
+            postal_code="01101",
+            phone="555-0101",
+        )
+        Location.objects.create(
+            organization=org,
+            name="Maple Grove Riverside",
+            address_line="12 River Rd",
+            city="Springfield",
+            state="MA",
+            postal_code="01103",
+            phone="555-0102",
+        )
+        for i, (given, family) in enumerate(
+            [("Priya", "Patel"), ("Michael", "Brennan"), ("Aisha", "Rahman"), ("Tomas", "Silva")]
+        ):
+            Practitioner.objects.create(
+                organization=org,
+                given=given,
+                family=family,
+                credentials="MD",
+                npi=_npi(1000 + i),
+                tin=org.tin,
+                specialty="Family Medicine",
+                location=main,
+            )
         CareTeam.objects.create(organization=org, name="Main Street care team", location=main)
 
     paths = [out]
     bar = _progress_bar(total_bytes(paths), "importing")
-    importer = FhirImporter(organization_id=org.pk, source_system=DEMO_SOURCE,
-                            actor=Actor.system(org.pk, "careloop demo"), progress=bar.update)
+    importer = FhirImporter(
+        organization_id=org.pk,
+        source_system=DEMO_SOURCE,
+        actor=Actor.system(org.pk, "careloop demo"),
+        progress=bar.update,
+    )
     summary = importer.import_paths(paths)
     bar.close()
     created = sum(c["created"] for c in summary.as_json().values())
@@ -121,7 +156,7 @@ def _npi(n: int) -> str:
     return base + str((10 - total % 10) % 10)
 
 
-def _reset_logins(org: object) -> list[tuple[str, str, str]]:
+def _reset_logins(org: Organization) -> list[tuple[str, str, str]]:
     from django.db import transaction
 
     from careloop.accounts.models import User

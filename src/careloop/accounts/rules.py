@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-STAFF_ROLES = frozenset(
-    {"admin", "provider", "nurse", "coordinator", "chw", "bh_care_manager", "billing", "leader"}
-)
+STAFF_ROLES = frozenset({"admin", "provider", "nurse", "coordinator", "chw", "bh_care_manager", "billing", "leader"})
 PORTAL_ROLES = frozenset({"patient", "caregiver"})
 EXTERNAL_ROLES = frozenset({"partner"})
 ALL_ROLES = STAFF_ROLES | PORTAL_ROLES | EXTERNAL_ROLES

@@ -53,7 +53,9 @@ def create_user(
     return user
 
 
-def authenticate_with_lockout(request: HttpRequest | None, *, username: str, password: str, source_ip: str) -> tuple[User | None, str]:
+def authenticate_with_lockout(
+    request: HttpRequest | None, *, username: str, password: str, source_ip: str
+) -> tuple[User | None, str]:
     """Check a password under the lockout policy. Returns (user or None, reason)."""
     with transaction.atomic():
         candidate = User.objects.select_for_update().filter(username=username).first()
@@ -106,5 +108,10 @@ def set_org_mfa_requirement(*, organization: Organization, required: bool, actor
     with transaction.atomic():
         organization.require_mfa_for_staff = required
         organization.save(update_fields=["require_mfa_for_staff"])
-        record_event(actor=actor, action="organization.mfa_policy_changed", object_type="Organization",
-                     object_id=str(organization.pk), detail={"required": required})
+        record_event(
+            actor=actor,
+            action="organization.mfa_policy_changed",
+            object_type="Organization",
+            object_id=str(organization.pk),
+            detail={"required": required},
+        )

@@ -30,5 +30,4 @@ def patient_audit_bundle(request: HttpRequest, patient_id: int) -> dict[str, Any
 def verify(request: HttpRequest) -> dict[str, Any]:
     require_permission(actor_from_request(request), "audit.verify")
     checked, problems = selectors.verify_all_chains()
-    return {"rows_checked": checked, "ok": not problems,
-            "problems": [p.__dict__ for p in problems]}
+    return {"rows_checked": checked, "ok": not problems, "problems": [p.__dict__ for p in problems]}

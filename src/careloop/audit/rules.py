@@ -36,9 +36,21 @@ def row_hash(row: ChainRow | dict[str, object], prev_hash: str) -> str:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
     payload = orjson.dumps(
         [
-            get("chain"), get("seq"), get("organization_id"), get("at"), get("actor_id"),
-            get("actor_username"), get("role"), get("action"), get("patient_id"), get("object_type"),
-            get("object_id"), get("source_ip"), get("outcome"), get("detail"), prev_hash,
+            get("chain"),
+            get("seq"),
+            get("organization_id"),
+            get("at"),
+            get("actor_id"),
+            get("actor_username"),
+            get("role"),
+            get("action"),
+            get("patient_id"),
+            get("object_type"),
+            get("object_id"),
+            get("source_ip"),
+            get("outcome"),
+            get("detail"),
+            prev_hash,
         ]
     )
     return hashlib.sha256(payload).hexdigest()
@@ -73,8 +85,7 @@ def verify_chain(
             continue
         if row.seq > expected_seq:
             problems.append(
-                ChainProblem(chain, expected_seq, None, "deleted",
-                             f"rows {expected_seq}..{row.seq - 1} are missing")
+                ChainProblem(chain, expected_seq, None, "deleted", f"rows {expected_seq}..{row.seq - 1} are missing")
             )
         recomputed = row_hash(row, row.prev_hash)
         if recomputed != row.hash:
@@ -91,8 +102,13 @@ def verify_chain(
     if head_seq is not None and head_seq != last_seq:
         if head_seq > last_seq:
             problems.append(
-                ChainProblem(chain, last_seq + 1, None, "truncated",
-                             f"chain head is at {head_seq} but the last row is {last_seq}")
+                ChainProblem(
+                    chain,
+                    last_seq + 1,
+                    None,
+                    "truncated",
+                    f"chain head is at {head_seq} but the last row is {last_seq}",
+                )
             )
         else:
             problems.append(ChainProblem(chain, head_seq + 1, None, "inserted", "rows after the chain head"))

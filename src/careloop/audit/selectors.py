@@ -15,14 +15,34 @@ def patient_audit_trail(*, organization_id: int, patient_id: int) -> QuerySet[Au
 
 
 def _rows(chain: int) -> Iterator[rules.ChainRow]:
-    qs = AuditEvent.objects.filter(chain=chain).order_by("seq", "id").values_list(
-        "id", "chain", "seq", "organization_id", "at", "actor_id", "actor_username", "role", "action",
-        "patient_id", "object_type", "object_id", "source_ip", "outcome", "detail", "prev_hash", "hash",
+    qs = (
+        AuditEvent.objects.filter(chain=chain)
+        .order_by("seq", "id")
+        .values_list(
+            "id",
+            "chain",
+            "seq",
+            "organization_id",
+            "at",
+            "actor_id",
+            "actor_username",
+            "role",
+            "action",
+            "patient_id",
+            "object_type",
+            "object_id",
+            "source_ip",
+            "outcome",
+            "detail",
+            "prev_hash",
+            "hash",
+        )
     )
     for r in qs.iterator(chunk_size=5000):
-        values = list(r)
-        values[4] = values[4].isoformat()
-        yield rules.ChainRow(*values)
+        yield rules.ChainRow(
+            r[0], r[1], r[2], r[3], r[4].isoformat(), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+            r[14], r[15], r[16],
+        )
 
 
 def verify_all_chains() -> tuple[int, list[rules.ChainProblem]]:
@@ -40,8 +60,6 @@ def verify_all_chains() -> tuple[int, list[rules.ChainProblem]]:
                 n[0] += 1
                 yield row
 
-        problems.extend(
-            rules.verify_chain(chain, counted(), head.seq if head else 0, head.last_hash if head else None)
-        )
+        problems.extend(rules.verify_chain(chain, counted(), head.seq if head else 0, head.last_hash if head else None))
         checked += counter[0]
     return checked, problems

@@ -57,10 +57,19 @@ def record_events(*, actor: Actor, events: Sequence[EventSpec], organization_id:
         for spec in events:
             seq += 1
             values: dict[str, object] = {
-                "chain": chain, "seq": seq, "organization_id": org_id, "at": at, "actor_id": actor.user_id,
-                "actor_username": actor.username, "role": actor.role, "action": spec.action,
-                "patient_id": spec.patient_id, "object_type": spec.object_type, "object_id": spec.object_id,
-                "source_ip": actor.source_ip, "outcome": spec.outcome,
+                "chain": chain,
+                "seq": seq,
+                "organization_id": org_id,
+                "at": at,
+                "actor_id": actor.user_id,
+                "actor_username": actor.username,
+                "role": actor.role,
+                "action": spec.action,
+                "patient_id": spec.patient_id,
+                "object_type": spec.object_type,
+                "object_id": spec.object_id,
+                "source_ip": actor.source_ip,
+                "outcome": spec.outcome,
                 "detail": orjson.dumps(spec.detail or {}, option=orjson.OPT_SORT_KEYS).decode(),
             }
             digest = rules.row_hash(values, prev)
@@ -70,11 +79,12 @@ def record_events(*, actor: Actor, events: Sequence[EventSpec], organization_id:
         AuditChainHead.objects.filter(pk=head.pk).update(seq=seq, last_hash=prev)
 
 
-def record_patient_reads(*, actor: Actor, action: str, patient_ids: Iterable[int], object_type: str = "Patient") -> None:
+def record_patient_reads(
+    *, actor: Actor, action: str, patient_ids: Iterable[int], object_type: str = "Patient"
+) -> None:
     record_events(
         actor=actor,
-        events=[EventSpec(action=action, patient_id=pid, object_type=object_type, object_id=str(pid))
-                for pid in patient_ids],
+        events=[
+            EventSpec(action=action, patient_id=pid, object_type=object_type, object_id=str(pid)) for pid in patient_ids
+        ],
     )
-
-

@@ -98,10 +98,11 @@ def search_patients(
     offset: int = 0,
 ) -> dict[str, object]:
     actor = require_permission(actor_from_request(request), "patient.read")
-    qs = selectors.patients_matching(actor=actor, q=q, sex=sex, age_min=age_min, age_max=age_max,
-                                     coverage_kind=coverage, icd10_prefix=condition)
+    qs = selectors.patients_matching(
+        actor=actor, q=q, sex=sex, age_min=age_min, age_max=age_max, coverage_kind=coverage, icd10_prefix=condition
+    )
     limit = min(max(limit, 1), 200)
-    page = list(qs[offset: offset + limit])
+    page = list(qs[offset : offset + limit])
     with transaction.atomic():
         record_events(actor=actor, events=[EventSpec("patient.listed", p.pk, "Patient", str(p.pk)) for p in page])
     return {"count": qs.count(), "results": page}

@@ -46,7 +46,15 @@ class QuarantineChannel(models.TextChoices):
 # FHIR resource types careloop models as typed rows; everything else is kept as received only.
 MODELED_TYPES = frozenset(
     {
-        "Patient", "Coverage", "Condition", "MedicationRequest", "MedicationStatement", "Observation",
-        "Encounter", "Immunization", "Procedure", "AllergyIntolerance",
+        "Patient",
+        "Coverage",
+        "Condition",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Observation",
+        "Encounter",
+        "Immunization",
+        "Procedure",
+        "AllergyIntolerance",
     }
 )

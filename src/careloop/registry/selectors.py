@@ -75,12 +75,18 @@ def patients_matching(
     if age_max is not None:
         qs = qs.filter(birth_date__gt=_years_before(ref, age_max + 1))
     if coverage_kind:
-        qs = qs.filter(pk__in=Coverage.objects.filter(organization_id=_org(actor), kind=coverage_kind)
-                       .filter(Q(end__isnull=True) | Q(end__gte=ref)).values("patient_id"))
+        qs = qs.filter(
+            pk__in=Coverage.objects.filter(organization_id=_org(actor), kind=coverage_kind)
+            .filter(Q(end__isnull=True) | Q(end__gte=ref))
+            .values("patient_id")
+        )
     if icd10_prefix:
         code = icd10_prefix.replace(".", "").upper()
-        qs = qs.filter(pk__in=Condition.objects.filter(organization_id=_org(actor), icd10__startswith=code,
-                                                       clinical_status="active").values("patient_id"))
+        qs = qs.filter(
+            pk__in=Condition.objects.filter(
+                organization_id=_org(actor), icd10__startswith=code, clinical_status="active"
+            ).values("patient_id")
+        )
     return qs.order_by("search_name", "pk")
 
 
@@ -163,9 +169,11 @@ def fhir_resource(*, actor: Actor, resource_type: str, fhir_id: str) -> FhirReso
 
 
 def patient_fhir_resource(*, actor: Actor, patient: Patient) -> FhirResource | None:
-    return FhirResource.objects.filter(
-        organization_id=_org(actor), resource_type="Patient", patient_id=patient.pk
-    ).order_by("-updated_at").first()
+    return (
+        FhirResource.objects.filter(organization_id=_org(actor), resource_type="Patient", patient_id=patient.pk)
+        .order_by("-updated_at")
+        .first()
+    )
 
 
 def quarantined_inputs(*, actor: Actor) -> QuerySet[QuarantinedInput]:

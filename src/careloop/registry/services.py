@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
+from careloop.core.db import insert_rows
 from careloop.registry.choices import MODELED_TYPES
 from careloop.registry.models import (
     AllergyIntolerance,
@@ -25,6 +27,7 @@ from careloop.registry.models import (
     PatientIdentifier,
     Procedure,
     QuarantinedInput,
+    new_fhir_id,
 )
 
 TYPED_MODELS: dict[str, type[models.Model]] = {
@@ -68,8 +71,13 @@ def quarantine(
     resource_type: str = "",
 ) -> None:
     QuarantinedInput.objects.create(
-        organization_id=organization_id, channel=channel, source_name=source_name[:500],
-        location=location[:200], reason=reason, raw=raw, resource_type=resource_type[:64],
+        organization_id=organization_id,
+        channel=channel,
+        source_name=source_name[:500],
+        location=location[:200],
+        reason=reason,
+        raw=raw,
+        resource_type=resource_type[:64],
     )
 
 
@@ -112,62 +120,94 @@ def apply_fhir_batch(
         lookup = [sid for sid in wanted if sid not in batch_patients]
         for chunk in _chunks(lookup):
             for sid, pid in FhirResource.objects.filter(
-                organization_id=organization_id, source_system=source_system, resource_type="Patient",
+                organization_id=organization_id,
+                source_system=source_system,
+                resource_type="Patient",
                 source_id__in=chunk,
             ).values_list("source_id", "patient_id"):
                 if pid:
                     patient_ids[sid] = pid
 
-        new_raw: list[FhirResource] = []
-        new_recs: list[RecordLike] = []
-        changed_raw: list[FhirResource] = []
-        changed_recs: list[RecordLike] = []
+        now = timezone.now()
+        new_raw: list[tuple[RecordLike, int | None]] = []
+        changed: list[tuple[int, RecordLike, int | None]] = []
         touched: Counter[int] = Counter()
 
-        # Patients: create or update the Patient row, then its raw resource.
-        new_patients: list[tuple[RecordLike, Patient]] = []
+        # Patients: update in place (stable ids) or create.
+        new_patients: list[RecordLike] = []
         for rec in ordered:
             if rec.resource_type != "Patient":
                 break
             key = (rec.resource_type, rec.source_id)
             if key in existing:
-                raw_id, old_hash, pid = existing[key]
+                raw_id, old_hash, found = existing[key]
                 if old_hash == rec.content_hash:
                     result.counts["Patient"]["unchanged"] += 1
                     continue
-                assert pid is not None
-                Patient.objects.filter(pk=pid).update(**rec.fields)
+                assert found is not None
+                pid = found
+                Patient.objects.filter(pk=pid).update(**rec.fields, updated_at=now)
                 _replace_identifiers(organization_id, pid, rec.identifiers)
-                changed_raw.append(FhirResource(id=raw_id, body=rec.body, content_hash=rec.content_hash,
-                                                version_id=rec.version_id, patient_id=pid))
-                changed_recs.append(rec)
+                changed.append((raw_id, rec, pid))
                 touched[pid] += 1
                 result.counts["Patient"]["updated"] += 1
             else:
-                new_patients.append((rec, Patient(organization_id=organization_id, **rec.fields)))
+                new_patients.append(rec)
         if new_patients:
-            Patient.objects.bulk_create([p for _, p in new_patients], batch_size=500)
-            idents: list[PatientIdentifier] = []
-            for rec, patient in new_patients:
-                patient_ids[rec.source_id] = patient.pk
-                touched[patient.pk] += 1
-                new_raw.append(_raw(organization_id, source_system, rec, patient.pk))
-                new_recs.append(rec)
-                idents.extend(_identifier_rows(organization_id, patient.pk, rec.identifiers))
+            keys = list(new_patients[0].fields)
+            fhir_ids = [new_fhir_id() for _ in new_patients]
+            insert_rows(
+                Patient,
+                ["organization", "created_at", "updated_at", "fhir_id", *keys],
+                [
+                    (organization_id, now, now, fid, *(rec.fields[k] for k in keys))
+                    for fid, rec in zip(fhir_ids, new_patients, strict=True)
+                ],
+            )
+            by_fhir_id: dict[str, int] = {}
+            for chunk in _chunks(fhir_ids):
+                by_fhir_id.update(Patient.objects.filter(fhir_id__in=chunk).values_list("fhir_id", "pk"))
+            ident_rows: list[tuple[Any, ...]] = []
+            for fid, rec in zip(fhir_ids, new_patients, strict=True):
+                pid = by_fhir_id[fid]
+                patient_ids[rec.source_id] = pid
+                touched[pid] += 1
+                new_raw.append((rec, pid))
+                ident_rows.extend(
+                    (
+                        organization_id,
+                        pid,
+                        now,
+                        now,
+                        i["system"][:200],
+                        i["value"][:128],
+                        i["type_code"][:16],
+                        i["assigner"][:200],
+                    )
+                    for i in rec.identifiers
+                )
                 result.counts["Patient"]["created"] += 1
-            PatientIdentifier.objects.bulk_create(idents, batch_size=500, ignore_conflicts=True)
+            insert_rows(
+                PatientIdentifier,
+                ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code", "assigner"],
+                ident_rows,
+                ignore_conflicts=True,
+            )
 
         # Everything else.
         for rec in ordered:
             if rec.resource_type == "Patient":
                 continue
-            pid = None
+            ref_pid: int | None = None
             if rec.patient_source_id is not None:
-                pid = patient_ids.get(rec.patient_source_id)
-                if pid is None:
+                ref_pid = patient_ids.get(rec.patient_source_id)
+                if ref_pid is None:
                     result.rejected.append(
-                        (rec, f"{rec.resource_type}/{rec.source_id} refers to Patient/{rec.patient_source_id}, "
-                              "which is neither in this input nor already imported from this source")
+                        (
+                            rec,
+                            f"{rec.resource_type}/{rec.source_id} refers to Patient/{rec.patient_source_id}, "
+                            "which is neither in this input nor already imported from this source",
+                        )
                     )
                     result.counts[rec.resource_type]["rejected"] += 1
                     continue
@@ -181,73 +221,135 @@ def apply_fhir_batch(
                 if old_hash == rec.content_hash:
                     result.counts[rec.resource_type]["unchanged"] += 1
                     continue
-                changed_raw.append(FhirResource(id=raw_id, body=rec.body, content_hash=rec.content_hash,
-                                                version_id=rec.version_id, patient_id=pid))
-                changed_recs.append(rec)
+                changed.append((raw_id, rec, ref_pid))
                 result.counts[rec.resource_type]["updated"] += 1
             else:
-                new_raw.append(_raw(organization_id, source_system, rec, pid))
-                new_recs.append(rec)
+                new_raw.append((rec, ref_pid))
                 result.counts[rec.resource_type]["created"] += 1
-            if pid is not None:
-                touched[pid] += 1
+            if ref_pid is not None:
+                touched[ref_pid] += 1
 
-        FhirResource.objects.bulk_create(new_raw, batch_size=500)
-        if changed_raw:
+        # Raw resources, then their ids, then typed rows pointing at them.
+        insert_rows(
+            FhirResource,
+            [
+                "organization",
+                "created_at",
+                "updated_at",
+                "resource_type",
+                "source_system",
+                "source_id",
+                "fhir_id",
+                "version_id",
+                "content_hash",
+                "body",
+                "patient",
+            ],
+            [
+                (
+                    organization_id,
+                    now,
+                    now,
+                    rec.resource_type,
+                    source_system,
+                    rec.source_id,
+                    new_fhir_id(),
+                    rec.version_id,
+                    rec.content_hash,
+                    rec.body,
+                    pid,
+                )
+                for rec, pid in new_raw
+            ],
+        )
+        raw_ids: dict[tuple[str, str], int] = {}
+        new_sids = sorted({rec.source_id for rec, _ in new_raw})
+        for chunk in _chunks(new_sids):
+            for rtype, sid, rid in FhirResource.objects.filter(
+                organization_id=organization_id, source_system=source_system, source_id__in=chunk
+            ).values_list("resource_type", "source_id", "pk"):
+                raw_ids[(rtype, sid)] = rid
+        if changed:
             FhirResource.objects.bulk_update(
-                changed_raw, ["body", "content_hash", "version_id", "patient_id"], batch_size=500
+                [
+                    FhirResource(
+                        id=raw_id,
+                        body=rec.body,
+                        content_hash=rec.content_hash,
+                        version_id=rec.version_id,
+                        patient_id=pid,
+                        updated_at=now,
+                    )
+                    for raw_id, rec, pid in changed
+                ],
+                ["body", "content_hash", "version_id", "patient_id", "updated_at"],
+                batch_size=500,
             )
             by_model: dict[type[models.Model], list[int]] = defaultdict(list)
-            for raw, rec in zip(changed_raw, changed_recs, strict=True):
+            for raw_id, rec, _ in changed:
                 if rec.resource_type in TYPED_MODELS:
-                    by_model[TYPED_MODELS[rec.resource_type]].append(raw.pk)
-            for model, raw_ids in by_model.items():
-                model.objects.filter(resource_id__in=raw_ids).delete()  # type: ignore[attr-defined]
+                    by_model[TYPED_MODELS[rec.resource_type]].append(raw_id)
+            for model, ids_ in by_model.items():
+                model.objects.filter(resource_id__in=ids_).delete()  # type: ignore[attr-defined]
 
-        typed: dict[type[models.Model], list[models.Model]] = defaultdict(list)
-        for raw, rec in [*zip(new_raw, new_recs, strict=True), *zip(changed_raw, changed_recs, strict=True)]:
-            model = TYPED_MODELS.get(rec.resource_type)
-            if model is None or raw.patient_id is None:
-                continue
-            typed[model].append(
-                model(organization_id=organization_id, patient_id=raw.patient_id, resource_id=raw.pk, **rec.fields)
+        typed: dict[type[models.Model], list[tuple[RecordLike, int, int]]] = defaultdict(list)
+        for rec, owner in new_raw:
+            typed_model = TYPED_MODELS.get(rec.resource_type)
+            if typed_model is not None and owner is not None:
+                typed[typed_model].append((rec, owner, raw_ids[(rec.resource_type, rec.source_id)]))
+        for raw_id, rec, owner in changed:
+            typed_model = TYPED_MODELS.get(rec.resource_type)
+            if typed_model is not None and owner is not None:
+                typed[typed_model].append((rec, owner, raw_id))
+        for model, items in typed.items():
+            keys = list(items[0][0].fields)
+            insert_rows(
+                model,
+                ["organization", "patient", "resource", "created_at", "updated_at", *keys],
+                [
+                    (organization_id, pid, raw_id, now, now, *(rec.fields[k] for k in keys))
+                    for rec, pid, raw_id in items
+                ],
             )
-        for model, rows in typed.items():
-            model.objects.bulk_create(rows, batch_size=500)  # type: ignore[attr-defined]
 
         if touched:
             record_events(
                 actor=actor,
                 organization_id=organization_id,
                 events=[
-                    EventSpec(action="registry.fhir_imported", patient_id=pid, object_type="Patient",
-                              object_id=str(pid), detail={"resources": n, "source": source_system})
+                    EventSpec(
+                        action="registry.fhir_imported",
+                        patient_id=pid,
+                        object_type="Patient",
+                        object_id=str(pid),
+                        detail={"resources": n, "source": source_system},
+                    )
                     for pid, n in sorted(touched.items())
                 ],
             )
     return result
 
 
-def _raw(organization_id: int, source_system: str, rec: RecordLike, patient_id: int | None) -> FhirResource:
-    return FhirResource(
-        organization_id=organization_id, resource_type=rec.resource_type, source_system=source_system,
-        source_id=rec.source_id, version_id=rec.version_id, content_hash=rec.content_hash, body=rec.body,
-        patient_id=patient_id,
-    )
-
-
-def _identifier_rows(organization_id: int, patient_id: int, identifiers: list[dict[str, str]]) -> list[PatientIdentifier]:
-    return [
-        PatientIdentifier(organization_id=organization_id, patient_id=patient_id, system=i["system"][:200],
-                          value=i["value"][:128], type_code=i["type_code"][:16], assigner=i["assigner"][:200])
-        for i in identifiers
-    ]
-
-
 def _replace_identifiers(organization_id: int, patient_id: int, identifiers: list[dict[str, str]]) -> None:
     PatientIdentifier.objects.filter(organization_id=organization_id, patient_id=patient_id).delete()
-    PatientIdentifier.objects.bulk_create(
-        _identifier_rows(organization_id, patient_id, identifiers), ignore_conflicts=True
+    now = timezone.now()
+    insert_rows(
+        PatientIdentifier,
+        ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code", "assigner"],
+        [
+            (
+                organization_id,
+                patient_id,
+                now,
+                now,
+                i["system"][:200],
+                i["value"][:128],
+                i["type_code"][:16],
+                i["assigner"][:200],
+            )
+            for i in identifiers
+        ],
+        ignore_conflicts=True,
     )
 
 

@@ -33,12 +33,19 @@ def enroll(request: HttpRequest) -> HttpResponse:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
-            record_event(actor=actor_for(user, client_ip(request)), action="user.mfa_enrolled",  # type: ignore[arg-type]
-                         object_type="User", object_id=str(user.pk))
+            record_event(
+                actor=actor_for(user, client_ip(request)),
+                action="user.mfa_enrolled",  # type: ignore[arg-type]
+                object_type="User",
+                object_id=str(user.pk),
+            )
             return HttpResponseRedirect("/")
         error = "That code did not match. Check the time on your phone and try the current code."
-    return render(request, "web/mfa_enroll.html",
-                  {"qr": _qr_svg(device.config_url), "secret_uri": device.config_url, "error": error})
+    return render(
+        request,
+        "web/mfa_enroll.html",
+        {"qr": _qr_svg(device.config_url), "secret_uri": device.config_url, "error": error},
+    )
 
 
 def verify(request: HttpRequest) -> HttpResponse:
@@ -52,6 +59,11 @@ def verify(request: HttpRequest) -> HttpResponse:
                 otp_login(request, device)
                 return HttpResponseRedirect("/")
         error = "That code did not match."
-        record_event(actor=actor_for(request.user, client_ip(request)), action="user.mfa_failed",  # type: ignore[arg-type]
-                     object_type="User", object_id=str(request.user.pk), outcome="failure")
+        record_event(
+            actor=actor_for(request.user, client_ip(request)),
+            action="user.mfa_failed",  # type: ignore[arg-type]
+            object_type="User",
+            object_id=str(request.user.pk),
+            outcome="failure",
+        )
     return render(request, "web/mfa_verify.html", {"error": error})

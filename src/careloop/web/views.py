@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
@@ -37,9 +38,12 @@ def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]
             except NotFound as exc:
                 return render(request, "web/error.html", {"status": 404, "message": str(exc)}, status=404)
             except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
+                return render(
+                    request, "web/error.html", {"status": exc.status_code, "message": str(exc)}, status=exc.status_code
+                )
+
         return wrapper
+
     return decorate
 
 
@@ -62,14 +66,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         username = request.POST.get("username", "").strip()
         password = request.POST.get("password", "")
-        user, reason = authenticate_with_lockout(request, username=username, password=password,
-                                                 source_ip=client_ip(request))
+        user, reason = authenticate_with_lockout(
+            request, username=username, password=password, source_ip=client_ip(request)
+        )
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             nxt = request.GET.get("next", "/")
             return HttpResponseRedirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
-        error = ("This account is locked after repeated failed sign-ins. Try again later or ask an administrator."
-                 if reason == "locked" else "Wrong username or password.")
+        error = (
+            "This account is locked after repeated failed sign-ins. Try again later or ask an administrator."
+            if reason == "locked"
+            else "Wrong username or password."
+        )
     timeout = request.GET.get("timeout") == "1"
     return render(request, "web/login.html", {"error": error, "timeout": timeout}, status=401 if error else 200)
 
@@ -96,14 +104,21 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
 @staff_view("patient.read")
 def patient_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     params = request.GET
+
     def _int(name: str) -> int | None:
         try:
             return int(params[name]) if params.get(name) else None
         except ValueError:
             return None
+
     qs = selectors.patients_matching(
-        actor=actor, q=params.get("q", ""), sex=params.get("sex", ""), age_min=_int("age_min"),
-        age_max=_int("age_max"), coverage_kind=params.get("coverage", ""), icd10_prefix=params.get("condition", ""),
+        actor=actor,
+        q=params.get("q", ""),
+        sex=params.get("sex", ""),
+        age_min=_int("age_min"),
+        age_max=_int("age_max"),
+        coverage_kind=params.get("coverage", ""),
+        icd10_prefix=params.get("condition", ""),
     )
     page = Paginator(qs, 50).get_page(params.get("page"))
     with transaction.atomic():

@@ -4,46 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.BigIntegerField(help_text='organization id, or 0 for the system chain', unique=True)),
-                ('seq', models.BigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chain", models.BigIntegerField(help_text="organization id, or 0 for the system chain", unique=True)),
+                ("seq", models.BigIntegerField(default=0)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chain', models.BigIntegerField()),
-                ('seq', models.BigIntegerField()),
-                ('organization_id', models.BigIntegerField(null=True)),
-                ('at', models.DateTimeField()),
-                ('actor_id', models.BigIntegerField(null=True)),
-                ('actor_username', models.CharField(max_length=150)),
-                ('role', models.CharField(max_length=32)),
-                ('action', models.CharField(max_length=64)),
-                ('patient_id', models.BigIntegerField(null=True)),
-                ('object_type', models.CharField(blank=True, max_length=64)),
-                ('object_id', models.CharField(blank=True, max_length=128)),
-                ('source_ip', models.CharField(blank=True, max_length=64)),
-                ('outcome', models.CharField(default='success', max_length=16)),
-                ('detail', models.TextField(default='{}')),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chain", models.BigIntegerField()),
+                ("seq", models.BigIntegerField()),
+                ("organization_id", models.BigIntegerField(null=True)),
+                ("at", models.DateTimeField()),
+                ("actor_id", models.BigIntegerField(null=True)),
+                ("actor_username", models.CharField(max_length=150)),
+                ("role", models.CharField(max_length=32)),
+                ("action", models.CharField(max_length=64)),
+                ("patient_id", models.BigIntegerField(null=True)),
+                ("object_type", models.CharField(blank=True, max_length=64)),
+                ("object_id", models.CharField(blank=True, max_length=128)),
+                ("source_ip", models.CharField(blank=True, max_length=64)),
+                ("outcome", models.CharField(default="success", max_length=16)),
+                ("detail", models.TextField(default="{}")),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64)),
             ],
             options={
-                'indexes': [models.Index(fields=['organization_id', 'patient_id', 'at'], name='audit_patient_idx'), models.Index(fields=['organization_id', 'at'], name='audit_org_at_idx')],
-                'constraints': [models.UniqueConstraint(fields=('chain', 'seq'), name='uniq_audit_chain_seq')],
+                "indexes": [
+                    models.Index(fields=["organization_id", "patient_id", "at"], name="audit_patient_idx"),
+                    models.Index(fields=["organization_id", "at"], name="audit_org_at_idx"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("chain", "seq"), name="uniq_audit_chain_seq")],
             },
         ),
     ]

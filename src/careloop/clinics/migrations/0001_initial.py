@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,96 +14,166 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('npi', models.CharField(blank=True, max_length=10)),
-                ('tin', models.CharField(blank=True, max_length=9)),
-                ('practice_type', models.CharField(choices=[('physician', 'Physician practice'), ('rhc', 'Rural Health Clinic'), ('fqhc', 'Federally Qualified Health Center')], default='physician', max_length=16)),
-                ('time_zone', models.CharField(default='America/New_York', max_length=64)),
-                ('require_mfa_for_staff', models.BooleanField(default=False)),
-                ('after_hours_phone', models.CharField(blank=True, max_length=32)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("npi", models.CharField(blank=True, max_length=10)),
+                ("tin", models.CharField(blank=True, max_length=9)),
+                (
+                    "practice_type",
+                    models.CharField(
+                        choices=[
+                            ("physician", "Physician practice"),
+                            ("rhc", "Rural Health Clinic"),
+                            ("fqhc", "Federally Qualified Health Center"),
+                        ],
+                        default="physician",
+                        max_length=16,
+                    ),
+                ),
+                ("time_zone", models.CharField(default="America/New_York", max_length=64)),
+                ("require_mfa_for_staff", models.BooleanField(default=False)),
+                ("after_hours_phone", models.CharField(blank=True, max_length=32)),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('address_line', models.CharField(blank=True, max_length=200)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('state', models.CharField(blank=True, max_length=2)),
-                ('postal_code', models.CharField(blank=True, max_length=10)),
-                ('phone', models.CharField(blank=True, max_length=32)),
-                ('place_of_service', models.CharField(default='11', max_length=2)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("address_line", models.CharField(blank=True, max_length=200)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("state", models.CharField(blank=True, max_length=2)),
+                ("postal_code", models.CharField(blank=True, max_length=10)),
+                ("phone", models.CharField(blank=True, max_length=32)),
+                ("place_of_service", models.CharField(default="11", max_length=2)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.organization"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Practitioner',
+            name="Practitioner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('family', models.CharField(max_length=100)),
-                ('given', models.CharField(max_length=100)),
-                ('credentials', models.CharField(blank=True, max_length=32)),
-                ('npi', models.CharField(max_length=10)),
-                ('tin', models.CharField(blank=True, max_length=9)),
-                ('specialty', models.CharField(blank=True, max_length=100)),
-                ('is_billing_practitioner', models.BooleanField(default=True)),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='clinics.location')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='practitioner', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("family", models.CharField(max_length=100)),
+                ("given", models.CharField(max_length=100)),
+                ("credentials", models.CharField(blank=True, max_length=32)),
+                ("npi", models.CharField(max_length=10)),
+                ("tin", models.CharField(blank=True, max_length=9)),
+                ("specialty", models.CharField(blank=True, max_length=100)),
+                ("is_billing_practitioner", models.BooleanField(default=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="clinics.location"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.organization"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="practitioner",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CareTeam',
+            name="CareTeam",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='clinics.location')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
-                ('lead_practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='clinics.practitioner')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="clinics.location"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.organization"
+                    ),
+                ),
+                (
+                    "lead_practitioner",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="clinics.practitioner"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='CareTeamMember',
+            name="CareTeamMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('role', models.CharField(max_length=32)),
-                ('fte', models.DecimalField(decimal_places=2, default=1, max_digits=3)),
-                ('capacity', models.PositiveIntegerField(default=60, help_text='Complex patients this member can carry')),
-                ('is_active', models.BooleanField(default=True)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='clinics.careteam')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='team_memberships', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinics.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("role", models.CharField(max_length=32)),
+                ("fte", models.DecimalField(decimal_places=2, default=1, max_digits=3)),
+                (
+                    "capacity",
+                    models.PositiveIntegerField(default=60, help_text="Complex patients this member can carry"),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="members", to="clinics.careteam"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="team_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="clinics.organization"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('team', 'user'), name='uniq_team_member')],
+                "constraints": [models.UniqueConstraint(fields=("team", "user"), name="uniq_team_member")],
             },
         ),
         migrations.AddConstraint(
-            model_name='practitioner',
-            constraint=models.UniqueConstraint(fields=('organization', 'npi'), name='uniq_practitioner_npi'),
+            model_name="practitioner",
+            constraint=models.UniqueConstraint(fields=("organization", "npi"), name="uniq_practitioner_npi"),
         ),
     ]

@@ -17,12 +17,24 @@ MAX_BODY = 200 * 1024 * 1024
 def _outcome(status: int, message: str) -> HttpResponse:
     import orjson
 
-    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid", "diagnostics": message}]}
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "invalid", "diagnostics": message}],
+    }
     return HttpResponse(orjson.dumps(body), status=status, content_type="application/fhir+json")
 
 
-@router.post("/import", openapi_extra={"requestBody": {"content": {
-    "application/fhir+json": {"schema": {"type": "object"}}, "application/fhir+ndjson": {"schema": {"type": "string"}}}}})
+@router.post(
+    "/import",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/fhir+json": {"schema": {"type": "object"}},
+                "application/fhir+ndjson": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 def import_fhir(request: HttpRequest, source: str = "api") -> Any:
     """Import a FHIR Bundle (JSON) or bulk NDJSON. Returns counts per resource type; rejected resources are
     quarantined with the reason. A body that is not FHIR at all gets an OperationOutcome."""
@@ -33,8 +45,9 @@ def import_fhir(request: HttpRequest, source: str = "api") -> Any:
         return _outcome(400, "empty request body")
     if len(data) > MAX_BODY:
         return _outcome(413, "request body too large; use bulk NDJSON files with the CLI")
-    importer = FhirImporter(organization_id=actor.organization_id, source_system=source[:200], actor=actor,
-                            channel="fhir-api")
+    importer = FhirImporter(
+        organization_id=actor.organization_id, source_system=source[:200], actor=actor, channel="fhir-api"
+    )
     ndjson = "ndjson" in (request.content_type or "")
     if ndjson:
         for lineno, line in enumerate(data.splitlines(), 1):
@@ -46,9 +59,13 @@ def import_fhir(request: HttpRequest, source: str = "api") -> Any:
     summary = importer.summary
     accepted = summary.total - sum(c.get("rejected", 0) for c in summary.counts.values())
     if accepted == 0 and summary.rejections:
-        body = {"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "invalid", "diagnostics": r["reason"],
-             "location": [r["location"]]} for r in summary.rejections[:100]]}
+        body = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {"severity": "error", "code": "invalid", "diagnostics": r["reason"], "location": [r["location"]]}
+                for r in summary.rejections[:100]
+            ],
+        }
         import orjson
 
         return HttpResponse(orjson.dumps(body), status=422, content_type="application/fhir+json")

@@ -25,15 +25,23 @@ from careloop.registry import selectors
 from careloop.registry.models import FhirResource, Patient
 
 FHIR_JSON = "application/fhir+json"
-SEARCHABLE = {"Condition", "Observation", "Encounter", "MedicationRequest", "Immunization", "Procedure",
-              "AllergyIntolerance", "Coverage", "MedicationStatement"}
+SEARCHABLE = {
+    "Condition",
+    "Observation",
+    "Encounter",
+    "MedicationRequest",
+    "Immunization",
+    "Procedure",
+    "AllergyIntolerance",
+    "Coverage",
+    "MedicationStatement",
+}
 _REF = re.compile(r"^(?:urn:uuid:(.+)|([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64}))$")
 MAX_COUNT = 1000
 
 
 def outcome(status: int, code: str, message: str) -> HttpResponse:
-    body = {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": message}]}
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": message}]}
     return HttpResponse(orjson.dumps(body), status=status, content_type=FHIR_JSON)
 
 
@@ -111,17 +119,30 @@ def _apply_refs(node: Any, mapping: dict[str, str]) -> None:
 
 def patient_resource(patient: Patient) -> dict[str, Any]:
     """The Patient as received (when an EHR sent one), else built from careloop's fields (US Core shape)."""
-    raw = FhirResource.objects.filter(organization_id=patient.organization_id, resource_type="Patient",
-                                      patient_id=patient.pk).order_by("-updated_at").first()
+    raw = (
+        FhirResource.objects.filter(
+            organization_id=patient.organization_id, resource_type="Patient", patient_id=patient.pk
+        )
+        .order_by("-updated_at")
+        .first()
+    )
     if raw is not None:
         return _rewrite([raw], patient)[0]
     identifiers = [
-        {"system": i.system, "value": i.value, **({"type": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": i.type_code}]}} if i.type_code else {})}
+        {
+            "system": i.system,
+            "value": i.value,
+            **(
+                {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": i.type_code}]}}
+                if i.type_code
+                else {}
+            ),
+        }
         for i in patient.identifiers.all()
     ]
     body: dict[str, Any] = {
-        "resourceType": "Patient", "id": patient.fhir_id,
+        "resourceType": "Patient",
+        "id": patient.fhir_id,
         "meta": {"profile": ["http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"]},
         "identifier": identifiers or [{"system": "urn:careloop:patient", "value": str(patient.pk)}],
         "name": [{"family": patient.family, "given": patient.given.split()}],
@@ -155,7 +176,9 @@ def _audit_denied(request: HttpRequest, what: str) -> None:
     record_events(actor=actor, events=[EventSpec("fhir.read_not_found", None, "FHIR", what, outcome="failure")])
 
 
-def _searchset(request: HttpRequest, entries: list[dict[str, Any]], total: int, offset: int, count: int) -> dict[str, Any]:
+def _searchset(
+    request: HttpRequest, entries: list[dict[str, Any]], total: int, offset: int, count: int
+) -> dict[str, Any]:
     base = request.build_absolute_uri(request.path)
     links = [{"relation": "self", "url": request.build_absolute_uri()}]
     if offset + count < total:
@@ -163,9 +186,13 @@ def _searchset(request: HttpRequest, entries: list[dict[str, Any]], total: int, 
         params["_offset"] = str(offset + count)
         links.append({"relation": "next", "url": f"{base}?{params.urlencode()}"})
     return {
-        "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-        "entry": [{"fullUrl": f"{base.rstrip('/')}/{e['id']}", "resource": e, "search": {"mode": "match"}}
-                  for e in entries],
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base.rstrip('/')}/{e['id']}", "resource": e, "search": {"mode": "match"}} for e in entries
+        ],
     }
 
 
@@ -199,10 +226,20 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
         return _json(_searchset(request, [], 0, offset, count))
     qs = selectors.fhir_resources_for_patient(actor=actor, resource_types=[resource_type], patient_id=patient.pk)
     total = qs.count()
-    rows = list(qs[offset: offset + count])
+    rows = list(qs[offset : offset + count])
     with transaction.atomic():
-        record_events(actor=actor, events=[EventSpec(f"fhir.{resource_type.lower()}_searched", patient.pk,
-                                                     resource_type, patient.fhir_id, detail={"returned": len(rows)})])
+        record_events(
+            actor=actor,
+            events=[
+                EventSpec(
+                    f"fhir.{resource_type.lower()}_searched",
+                    patient.pk,
+                    resource_type,
+                    patient.fhir_id,
+                    detail={"returned": len(rows)},
+                )
+            ],
+        )
     return _json(_searchset(request, _rewrite(rows, patient), total, offset, count))
 
 
@@ -211,12 +248,17 @@ def _search_patients(request: HttpRequest, actor: Actor, offset: int, count: int
     if not identifier:
         return outcome(400, "required", "Patient searches need an identifier parameter (system|value or value)")
     system, _, value = identifier.rpartition("|")
-    patients = list(selectors.patients_by_identifier(actor=actor, system=system or None, value=value)
-                    .order_by("pk")[offset: offset + count])
+    patients = list(
+        selectors.patients_by_identifier(actor=actor, system=system or None, value=value).order_by("pk")[
+            offset : offset + count
+        ]
+    )
     with transaction.atomic():
-        record_events(actor=actor, events=[EventSpec("fhir.patient_searched", p.pk, "Patient", p.fhir_id)
-                                           for p in patients] or [
-            EventSpec("fhir.patient_searched", None, "Patient", "", detail={"matches": 0})])
+        record_events(
+            actor=actor,
+            events=[EventSpec("fhir.patient_searched", p.pk, "Patient", p.fhir_id) for p in patients]
+            or [EventSpec("fhir.patient_searched", None, "Patient", "", detail={"matches": 0})],
+        )
     return _json(_searchset(request, [patient_resource(p) for p in patients], len(patients), offset, count))
 
 

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -165,7 +165,7 @@ class FhirImporter:
             if isinstance(res, dict) and isinstance(res.get("resourceType"), str):
                 rid = res.get("id")
                 if not rid and isinstance(url, str) and url.startswith("urn:uuid:"):
-                    rid = url[len("urn:uuid:"):]
+                    rid = url[len("urn:uuid:") :]
                     fallback[idx] = rid
                 if isinstance(url, str) and isinstance(rid, str):
                     full_urls[url] = (res["resourceType"], rid)
@@ -177,8 +177,9 @@ class FhirImporter:
                 continue
             request = entry.get("request") or {}
             if isinstance(request, dict) and request.get("method") == "DELETE":
-                self._reject_raw(orjson.dumps(entry), source_name, location,
-                                 "DELETE entries are not applied by import", "")
+                self._reject_raw(
+                    orjson.dumps(entry), source_name, location, "DELETE entries are not applied by import", ""
+                )
                 continue
             self._add(_Item(source_name, location, entry["resource"], resolver, fallback.get(idx)))
 
@@ -200,27 +201,40 @@ class FhirImporter:
             return
         pending, self._pending = self._pending, []
         result = apply_fhir_batch(
-            organization_id=self.organization_id, source_system=self.source_system,
-            records=[rec for rec, _ in pending], actor=self.actor,
+            organization_id=self.organization_id,
+            source_system=self.source_system,
+            records=[rec for rec, _ in pending],
+            actor=self.actor,
         )
         self.summary.merge(result.counts)
         if result.rejected:
             where = {id(rec): item for rec, item in pending}
             for rec, reason in result.rejected:
                 item = where.get(id(rec))
-                self._quarantine(rec.body.encode(), item.source_name if item else "", item.location if item else "",
-                                 reason, rec.resource_type)
+                self._quarantine(
+                    rec.body.encode(),
+                    item.source_name if item else "",
+                    item.location if item else "",
+                    reason,
+                    rec.resource_type,
+                )
 
     def _reject_raw(self, raw: bytes, source_name: str, location: str, reason: str, rtype: str) -> None:
         self.summary.counts[rtype or "unknown"]["rejected"] += 1
         self._quarantine(raw, source_name, location, reason, rtype)
 
     def _quarantine(self, raw: bytes, source_name: str, location: str, reason: str, rtype: str) -> None:
-        self.summary.rejections.append({"source": source_name, "location": location, "reason": reason,
-                                        "resource_type": rtype})
+        self.summary.rejections.append(
+            {"source": source_name, "location": location, "reason": reason, "resource_type": rtype}
+        )
         quarantine(
-            organization_id=self.organization_id, channel=self.channel, source_name=source_name,
-            location=location, reason=reason, raw=raw.decode("utf-8", "replace"), resource_type=rtype,
+            organization_id=self.organization_id,
+            channel=self.channel,
+            source_name=source_name,
+            location=location,
+            reason=reason,
+            raw=raw.decode("utf-8", "replace"),
+            resource_type=rtype,
         )
 
 

@@ -181,6 +181,19 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_create(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.accounts.models import User
+    from careloop.accounts.services import issue_api_token
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        print(f"careloop: no user {args.username!r}", file=sys.stderr)
+        return 2
+    print(issue_api_token(user=user, name=args.name))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from careloop.demo import run_demo
 
@@ -237,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True)
     p.add_argument("--password", help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_user_create)
+
+    token = sub.add_parser("token", help="API bearer tokens").add_subparsers(dest="token_command", required=True)
+    p = token.add_parser("create", help="issue a bearer token for a user (printed once; only its hash is kept)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--name", default="integration")
+    p.set_defaults(fn=cmd_token_create)
 
     imp = sub.add_parser("import", help="import data").add_subparsers(dest="import_command", required=True)
     p = imp.add_parser("fhir", help="import FHIR R4 Bundles, NDJSON files or folders of them")

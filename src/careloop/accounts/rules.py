@@ -19,7 +19,6 @@ CLINICAL = frozenset({"provider", "nurse", "coordinator", "chw", "bh_care_manage
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "patient.read": CLINICAL | {"admin", "billing", "leader"},
     "patient.write": frozenset({"provider", "nurse", "coordinator", "admin"}),
-    "clinical.read": CLINICAL | {"billing", "leader"},
     "fhir.read": CLINICAL | {"admin", "billing", "leader"},
     "fhir.import": frozenset({"admin"}),
     "audit.read": frozenset({"admin", "leader"}),

@@ -93,11 +93,16 @@ def issue_api_token(*, user: User, name: str) -> str:
 
 def user_for_token(raw: str) -> User | None:
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects.select_related("user", "user__organization")
         .filter(token_hash=ApiToken.hash_token(raw), revoked=False, user__is_active=True)
         .first()
     )
-    return token.user if token else None
+    if token is None:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # at most every 5 minutes
+    return token.user
 
 
 def set_org_mfa_requirement(*, organization: Organization, required: bool, actor: Actor) -> None:

@@ -26,11 +26,8 @@ _OUTCOME = {"success": "0", "failure": "4", "denied": "4", "error": "8"}
 
 
 def _action_code(action: str) -> str:
-    verb = action.rsplit(".", 1)[-1]
-    for key, code in _ACTION.items():
-        if key in verb:
-            return code
-    return "E"
+    verb = action.rsplit(".", 1)[-1].rsplit("_", 1)[-1]
+    return _ACTION.get(verb, "E")
 
 
 def audit_event_resource(event: AuditEvent) -> dict[str, Any]:

@@ -140,9 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions end after a period of inactivity: the cookie is refreshed on every request.
+# Sessions end after a period of inactivity (accounts.middleware.IdleTimeoutMiddleware); the stored session
+# lives longer than the idle limit so the middleware, not expiry, ends it and can say why.
 SESSION_IDLE_SECONDS = int(os.environ.get("CARELOOP_SESSION_IDLE_SECONDS", "900"))
-SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+SESSION_COOKIE_AGE = max(SESSION_IDLE_SECONDS * 4, 12 * 3600)
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -102,6 +102,7 @@ def search_patients(
         actor=actor, q=q, sex=sex, age_min=age_min, age_max=age_max, coverage_kind=coverage, icd10_prefix=condition
     )
     limit = min(max(limit, 1), 200)
+    offset = max(offset, 0)
     page = list(qs[offset : offset + limit])
     with transaction.atomic():
         record_events(actor=actor, events=[EventSpec("patient.listed", p.pk, "Patient", str(p.pk)) for p in page])

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import NotFound
 from careloop.registry.models import (
@@ -53,10 +54,13 @@ def patients_matching(
     if text:
         m = _DOB.match(text)
         if m:
-            if m.group(1):
-                dob = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            else:
-                dob = dt.date(int(m.group(6)), int(m.group(4)), int(m.group(5)))
+            try:
+                if m.group(1):
+                    dob = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                else:
+                    dob = dt.date(int(m.group(6)), int(m.group(4)), int(m.group(5)))
+            except ValueError:
+                return qs.none()  # not a real date: no patient was born on it
             qs = qs.filter(birth_date=dob)
         elif _MBI.match(text.upper().replace("-", "")):
             qs = qs.filter(mbi=text.upper().replace("-", ""))
@@ -69,7 +73,7 @@ def patients_matching(
             qs = qs.filter(name_q | Q(mrn=text) | Q(pk__in=ident))
     if sex:
         qs = qs.filter(sex=sex)
-    ref = today or dt.date.today()
+    ref = today or clock.today()
     if age_min is not None:
         qs = qs.filter(birth_date__lte=_years_before(ref, age_min))
     if age_max is not None:
@@ -91,10 +95,15 @@ def patients_matching(
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
+    year = day.year - years
+    if year < dt.MINYEAR:
+        return dt.date.min
+    if year > dt.MAXYEAR:
+        return dt.date.max
     try:
-        return day.replace(year=day.year - years)
+        return day.replace(year=year)
     except ValueError:
-        return day.replace(year=day.year - years, day=28)
+        return day.replace(year=year, day=28)
 
 
 def patient_by_id(*, actor: Actor, patient_id: int) -> Patient:

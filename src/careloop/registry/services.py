@@ -135,6 +135,7 @@ def apply_fhir_batch(
 
         # Patients: update in place (stable ids) or create.
         new_patients: list[RecordLike] = []
+        patient_fhir_ids: dict[str, str] = {}  # a Patient's raw resource is served under the patient's id
         for rec in ordered:
             if rec.resource_type != "Patient":
                 break
@@ -170,6 +171,7 @@ def apply_fhir_batch(
             ident_rows: list[tuple[Any, ...]] = []
             for fid, rec in zip(fhir_ids, new_patients, strict=True):
                 pid = by_fhir_id[fid]
+                patient_fhir_ids[rec.source_id] = fid
                 patient_ids[rec.source_id] = pid
                 touched[pid] += 1
                 new_raw.append((rec, pid))
@@ -253,7 +255,7 @@ def apply_fhir_batch(
                     rec.resource_type,
                     source_system,
                     rec.source_id,
-                    new_fhir_id(),
+                    patient_fhir_ids.get(rec.source_id) if rec.resource_type == "Patient" else new_fhir_id(),
                     rec.version_id,
                     rec.content_hash,
                     rec.body,

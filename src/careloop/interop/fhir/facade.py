@@ -36,7 +36,7 @@ SEARCHABLE = {
     "Coverage",
     "MedicationStatement",
 }
-_REF = re.compile(r"^(?:urn:uuid:(.+)|([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64}))$")
+_REF = re.compile(r"^(?:urn:uuid:(.+)|(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?)$")
 MAX_COUNT = 1000
 
 
@@ -68,11 +68,13 @@ def _rewrite(rows: list[FhirResource], patient: Patient) -> list[dict[str, Any]]
     mapping: dict[str, str] = {}
     if wanted:
         sources = {r.source_system for r in rows}
-        for rtype, sid, fid in FhirResource.objects.filter(
+        for rtype, sid, fid, patient_fid in FhirResource.objects.filter(
             organization_id=patient.organization_id, source_system__in=sources, source_id__in=list(wanted)[:5000]
-        ).values_list("resource_type", "source_id", "fhir_id"):
-            mapping[sid] = f"{rtype}/{fid}"
-            mapping[f"{rtype}/{sid}"] = f"{rtype}/{fid}"
+        ).values_list("resource_type", "source_id", "fhir_id", "patient__fhir_id"):
+            # A Patient is served under the patient's careloop id, every other resource under its own.
+            target = f"Patient/{patient_fid}" if rtype == "Patient" and patient_fid else f"{rtype}/{fid}"
+            mapping[sid] = target
+            mapping[f"{rtype}/{sid}"] = target
     out = []
     for row, body in zip(rows, bodies, strict=True):
         body["id"] = patient.fhir_id if row.resource_type == "Patient" else row.fhir_id
@@ -248,18 +250,16 @@ def _search_patients(request: HttpRequest, actor: Actor, offset: int, count: int
     if not identifier:
         return outcome(400, "required", "Patient searches need an identifier parameter (system|value or value)")
     system, _, value = identifier.rpartition("|")
-    patients = list(
-        selectors.patients_by_identifier(actor=actor, system=system or None, value=value).order_by("pk")[
-            offset : offset + count
-        ]
-    )
+    matches = selectors.patients_by_identifier(actor=actor, system=system or None, value=value).order_by("pk")
+    total = matches.count()
+    patients = list(matches[offset : offset + count])
     with transaction.atomic():
         record_events(
             actor=actor,
             events=[EventSpec("fhir.patient_searched", p.pk, "Patient", p.fhir_id) for p in patients]
             or [EventSpec("fhir.patient_searched", None, "Patient", "", detail={"matches": 0})],
         )
-    return _json(_searchset(request, [patient_resource(p) for p in patients], len(patients), offset, count))
+    return _json(_searchset(request, [patient_resource(p) for p in patients], total, offset, count))
 
 
 urlpatterns = [

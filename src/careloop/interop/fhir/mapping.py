@@ -59,11 +59,16 @@ def normalize_icd10(code: str) -> str:
 
 
 def _codings(concept: object) -> list[dict[str, Any]]:
-    if isinstance(concept, dict):
-        codings = concept.get("coding")
-        if isinstance(codings, list):
-            return [c for c in codings if isinstance(c, dict)]
-    return []
+    if concept is None:
+        return []
+    if not isinstance(concept, dict):
+        raise TypeError(f"expected a CodeableConcept object, got {type(concept).__name__} {concept!r:.40}")
+    codings = concept.get("coding")
+    if codings is None:
+        return []
+    if not isinstance(codings, list):
+        raise TypeError("CodeableConcept.coding must be a list")
+    return [c for c in codings if isinstance(c, dict)]
 
 
 def _code_in(concept: object, *systems: str) -> tuple[str, str]:

@@ -15,4 +15,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Patients", "/patients/"))
     if role and rules.has_permission(role, "audit.read"):
         items.append(("Audit", "/audit/"))
+    if role and rules.has_permission(role, "org.manage"):
+        items.append(("Security", "/settings/security/"))
     return {"nav_items": items, "user_role": role}

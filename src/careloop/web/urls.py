@@ -11,5 +11,6 @@ urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/<int:patient_id>/", views.patient_chart, name="patient-chart"),
     path("audit/", views.audit_home, name="audit-home"),
+    path("settings/security/", views.security_settings, name="security-settings"),
     path("healthz", views.healthz, name="healthz"),
 ]

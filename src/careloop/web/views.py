@@ -135,6 +135,21 @@ def patient_chart(request: HttpRequest, actor: Actor, patient_id: int) -> HttpRe
     return render(request, "web/patient_chart.html", {"chart": chart, "p": chart.patient})
 
 
+@staff_view("org.manage")
+def security_settings(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Organization security policy: an administrator can make two-step sign-in mandatory for staff."""
+    from careloop.accounts.services import set_org_mfa_requirement
+    from careloop.clinics.models import Organization
+
+    org = Organization.objects.get(pk=actor.organization_id)
+    saved = False
+    if request.method == "POST":
+        set_org_mfa_requirement(organization=org, required=request.POST.get("require_mfa") == "on", actor=actor)
+        org.refresh_from_db()
+        saved = True
+    return render(request, "web/security.html", {"org": org, "saved": saved})
+
+
 @staff_view("audit.read")
 def audit_home(request: HttpRequest, actor: Actor) -> HttpResponse:
     from careloop.audit.models import AuditEvent

@@ -15,7 +15,9 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (apt-get install chromium)"
+    ),
 ]
 
 
@@ -27,8 +29,14 @@ def page() -> Iterator[Any]:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         pg = browser.new_page(viewport={"width": 1280, "height": 860})
         yield pg
@@ -42,26 +50,55 @@ def _clinic() -> tuple[Any, Any]:
     from careloop.interop.fhir.importer import FhirImporter
 
     org = Organization.objects.create(name="Browser clinic", slug="browser")
-    user = create_user(organization=org, username="coord.browser", password="Browser-pass-77", role="coordinator",
-                       first_name="Maria")
+    user = create_user(
+        organization=org, username="coord.browser", password="Browser-pass-77", role="coordinator", first_name="Maria"
+    )
     bundle = {
-        "resourceType": "Bundle", "type": "collection",
+        "resourceType": "Bundle",
+        "type": "collection",
         "entry": [
-            {"fullUrl": "urn:uuid:p1", "resource": {
-                "resourceType": "Patient", "id": "p1", "name": [{"family": "Quill", "given": ["Ada"]}],
-                "gender": "female", "birthDate": "1948-03-02",
-                "identifier": [{"system": "urn:mrn", "value": "MRN-4242",
-                                "type": {"coding": [{"code": "MR"}]}}]}},
-            {"fullUrl": "urn:uuid:c1", "resource": {
-                "resourceType": "Condition", "id": "c1", "subject": {"reference": "urn:uuid:p1"},
-                "clinicalStatus": {"coding": [{"code": "active"}]},
-                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9",
-                                     "display": "Type 2 diabetes mellitus without complications"}]}}},
-            {"fullUrl": "urn:uuid:o1", "resource": {
-                "resourceType": "Observation", "id": "o1", "status": "final", "subject": {"reference": "urn:uuid:p1"},
-                "category": [{"coding": [{"code": "laboratory"}]}],
-                "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]},
-                "effectiveDateTime": "2026-10-01T09:00:00-04:00", "valueQuantity": {"value": 9.4, "unit": "%"}}},
+            {
+                "fullUrl": "urn:uuid:p1",
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "p1",
+                    "name": [{"family": "Quill", "given": ["Ada"]}],
+                    "gender": "female",
+                    "birthDate": "1948-03-02",
+                    "identifier": [{"system": "urn:mrn", "value": "MRN-4242", "type": {"coding": [{"code": "MR"}]}}],
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:c1",
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c1",
+                    "subject": {"reference": "urn:uuid:p1"},
+                    "clinicalStatus": {"coding": [{"code": "active"}]},
+                    "code": {
+                        "coding": [
+                            {
+                                "system": "http://hl7.org/fhir/sid/icd-10-cm",
+                                "code": "E11.9",
+                                "display": "Type 2 diabetes mellitus without complications",
+                            }
+                        ]
+                    },
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:o1",
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "o1",
+                    "status": "final",
+                    "subject": {"reference": "urn:uuid:p1"},
+                    "category": [{"coding": [{"code": "laboratory"}]}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]},
+                    "effectiveDateTime": "2026-10-01T09:00:00-04:00",
+                    "valueQuantity": {"value": 9.4, "unit": "%"},
+                },
+            },
         ],
     }
     import orjson

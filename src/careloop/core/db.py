@@ -42,11 +42,12 @@ def insert_rows(
     meta = model._meta
     fields = [meta.get_field(name) for name in columns]
     given = {f.name for f in fields}
-    # Columns not given take the model's default, as the ORM would (evaluated per row when callable).
-    defaults = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key and f.has_default()]
+    # Columns not given take the model's default as the ORM would ("" for blank text, evaluated per row when
+    # callable), so a raw insert never trips a NOT NULL the ORM would have filled.
+    defaults = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key]
     if defaults:
         fields = [*fields, *defaults]
-        callables = [callable(f.default) for f in defaults]
+        callables = [f.has_default() and callable(f.default) for f in defaults]
         constants = [None if c else f.get_default() for f, c in zip(defaults, callables, strict=True)]
         rows = [
             (*row, *(f.get_default() if c else k for f, c, k in zip(defaults, callables, constants, strict=True)))

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,13 +49,17 @@ class ImportSummary:
 
 
 @dataclass
-class _Item:
+class Reject:
+    """Input that failed validation before reaching the database, with where it came from and why."""
+
     source_name: str
     location: str
-    resource: Any
-    resolver: Resolver
-    fallback_id: str | None = None
-    raw: bytes | None = None
+    reason: str
+    resource_type: str
+    raw: bytes
+
+
+Parsed = Record | Reject
 
 
 def _relative_resolver(ref: str) -> tuple[str, str] | None:
@@ -76,6 +80,132 @@ def _bundle_resolver(full_urls: dict[str, tuple[str, str]]) -> Resolver:
     return resolve
 
 
+# ---- parsing: pure functions, safe to run in worker processes ---------------------------------------
+
+
+def _one(
+    resource: Any,
+    resolver: Resolver,
+    source_name: str,
+    location: str,
+    raw: bytes | None,
+    fallback_id: str | None = None,
+) -> Parsed:
+    try:
+        record = to_record(resource, resolver, fallback_id=fallback_id)
+    except Rejected as exc:
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        return Reject(
+            source_name,
+            location,
+            str(exc),
+            rtype if isinstance(rtype, str) else "",
+            raw if raw is not None else orjson.dumps(resource),
+        )
+    record.source_name = source_name
+    record.location = location
+    return record
+
+
+def parse_line(line: bytes, source_name: str, location: str) -> list[Parsed]:
+    """One NDJSON line: a resource, or a whole Bundle written on one line."""
+    try:
+        resource = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return [Reject(source_name, location, f"malformed JSON: {exc}", "", line)]
+    if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+        return parse_document(resource, source_name, line)
+    return [_one(resource, _relative_resolver, source_name, location, line)]
+
+
+def parse_lines(lines: list[bytes], source_name: str, first_lineno: int) -> list[Parsed]:
+    out: list[Parsed] = []
+    for offset, line in enumerate(lines):
+        if line.strip():
+            out.extend(parse_line(line, source_name, f"line {first_lineno + offset}"))
+    return out
+
+
+def parse_bytes(data: bytes, source_name: str) -> list[Parsed]:
+    """A JSON document (Bundle or single resource) or, failing that, NDJSON."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        lines = data.splitlines()
+        if sum(1 for ln in lines if ln.strip()) > 1:
+            return parse_lines(lines, source_name, 1)
+        return [Reject(source_name, "document", f"malformed JSON: {exc}", "", data)]
+    return parse_document(doc, source_name, data)
+
+
+def parse_document(doc: Any, source_name: str, raw: bytes) -> list[Parsed]:
+    if not isinstance(doc, dict):
+        return [Reject(source_name, "document", "a FHIR document must be a JSON object", "", raw)]
+    if doc.get("resourceType") != "Bundle":
+        return [_one(doc, _relative_resolver, source_name, "document", raw)]
+    entries = doc.get("entry") or []
+    if not isinstance(entries, list):
+        return [Reject(source_name, "Bundle.entry", "Bundle.entry must be a list", "Bundle", raw)]
+    full_urls: dict[str, tuple[str, str]] = {}
+    fallback: dict[int, str] = {}
+    for idx, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        res = entry.get("resource")
+        url = entry.get("fullUrl")
+        if isinstance(res, dict) and isinstance(res.get("resourceType"), str):
+            rid = res.get("id")
+            if not rid and isinstance(url, str) and url.startswith("urn:uuid:"):
+                rid = url[len("urn:uuid:") :]
+                fallback[idx] = rid
+            if isinstance(url, str) and isinstance(rid, str):
+                full_urls[url] = (res["resourceType"], rid)
+    resolver = _bundle_resolver(full_urls)
+    out: list[Parsed] = []
+    for idx, entry in enumerate(entries):
+        location = f"entry[{idx}]"
+        if not isinstance(entry, dict) or "resource" not in entry:
+            out.append(Reject(source_name, location, "Bundle entry has no resource", "", orjson.dumps(entry)))
+            continue
+        request = entry.get("request") or {}
+        if isinstance(request, dict) and request.get("method") == "DELETE":
+            out.append(
+                Reject(source_name, location, "DELETE entries are not applied by import", "", orjson.dumps(entry))
+            )
+            continue
+        out.append(_one(entry["resource"], resolver, source_name, location, None, fallback.get(idx)))
+    return out
+
+
+def _parse_unit(unit: tuple[str, str, int, Any]) -> tuple[int, list[Parsed]]:
+    """Worker entry point: ("lines", name, first line number, [bytes]) or ("file", name, 0, path)."""
+    kind, name, first, payload = unit
+    if kind == "lines":
+        return sum(len(x) for x in payload), parse_lines(payload, name, first)
+    data = Path(payload).read_bytes()
+    return len(data), parse_bytes(data, name)
+
+
+def _units(paths: list[Path], lines_per_unit: int) -> Iterator[tuple[str, str, int, Any]]:
+    for path in paths:
+        if _is_ndjson(path):
+            with path.open("rb") as fh:
+                chunk: list[bytes] = []
+                first = 1
+                for lineno, line in enumerate(fh, 1):
+                    chunk.append(line)
+                    if len(chunk) >= lines_per_unit:
+                        yield "lines", path.name, first, chunk
+                        chunk, first = [], lineno + 1
+                if chunk:
+                    yield "lines", path.name, first, chunk
+        else:
+            yield "file", path.name, 0, str(path)
+
+
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
 class FhirImporter:
     def __init__(
         self,
@@ -86,6 +216,7 @@ class FhirImporter:
         channel: str = "fhir-file",
         batch_size: int = BATCH_SIZE,
         progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.organization_id = organization_id
         self.source_system = source_system
@@ -93,25 +224,45 @@ class FhirImporter:
         self.channel = channel
         self.batch_size = batch_size
         self.progress = progress
+        self.workers = workers
         self.summary = ImportSummary()
-        self._pending: list[tuple[Record, _Item]] = []
+        self._pending: list[Record] = []
 
     # ---- inputs -------------------------------------------------------------------------------------
     def import_paths(self, paths: list[Path]) -> ImportSummary:
-        for path in expand_paths(paths):
-            with path.open("rb") as fh:
-                self.import_stream(fh, path.name, ndjson=_is_ndjson(path))
+        files = expand_paths(paths)
+        workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
+        if workers > 1 and sum(p.stat().st_size for p in files) >= PARALLEL_MIN_BYTES:
+            self._import_parallel(files, workers)
+        else:
+            for path in files:
+                with path.open("rb") as fh:
+                    self.import_stream(fh, path.name, ndjson=_is_ndjson(path))
         self.flush()
         return self.summary
+
+    def _import_parallel(self, files: list[Path], workers: int) -> None:
+        """Parse and validate in worker processes (pure code, no database) while this process writes.
+
+        ``imap`` keeps input order, so Patient files are still applied before the resources that point at them.
+        """
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            for nbytes, parsed in pool.imap(_parse_unit, _units(files, 2000), chunksize=1):
+                for item in parsed:
+                    self.accept(item)
+                if self.progress:
+                    self.progress(nbytes)
 
     def import_stream(self, fh: IO[bytes], source_name: str, *, ndjson: bool | None = None) -> None:
         if ndjson:
             for lineno, line in enumerate(fh, 1):
                 if self.progress:
                     self.progress(len(line))
-                if not line.strip():
-                    continue
-                self.import_line(line, source_name, f"line {lineno}")
+                if line.strip():
+                    self.import_line(line, source_name, f"line {lineno}")
         else:
             data = fh.read()
             if self.progress:
@@ -119,80 +270,19 @@ class FhirImporter:
             self.import_bytes(data, source_name)
 
     def import_bytes(self, data: bytes, source_name: str) -> None:
-        """A JSON document (Bundle or single resource) or, failing that, NDJSON."""
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            lines = [ln for ln in data.splitlines() if ln.strip()]
-            if len(lines) > 1:
-                for lineno, line in enumerate(data.splitlines(), 1):
-                    if line.strip():
-                        self.import_line(line, source_name, f"line {lineno}")
-                return
-            self._reject_raw(data, source_name, "document", f"malformed JSON: {exc}", "")
-            return
-        self._accept_document(doc, source_name, data)
+        for item in parse_bytes(data, source_name):
+            self.accept(item)
 
     def import_line(self, line: bytes, source_name: str, location: str) -> None:
-        try:
-            resource = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            self._reject_raw(line, source_name, location, f"malformed JSON: {exc}", "")
-            return
-        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
-            self._accept_document(resource, source_name, line)
-            return
-        self._add(_Item(source_name, location, resource, _relative_resolver, raw=line))
-
-    def _accept_document(self, doc: Any, source_name: str, raw: bytes) -> None:
-        if not isinstance(doc, dict):
-            self._reject_raw(raw, source_name, "document", "a FHIR document must be a JSON object", "")
-            return
-        if doc.get("resourceType") != "Bundle":
-            self._add(_Item(source_name, "document", doc, _relative_resolver, raw=raw))
-            return
-        entries = doc.get("entry") or []
-        if not isinstance(entries, list):
-            self._reject_raw(raw, source_name, "Bundle.entry", "Bundle.entry must be a list", "Bundle")
-            return
-        full_urls: dict[str, tuple[str, str]] = {}
-        fallback: dict[int, str] = {}
-        for idx, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                continue
-            res = entry.get("resource")
-            url = entry.get("fullUrl")
-            if isinstance(res, dict) and isinstance(res.get("resourceType"), str):
-                rid = res.get("id")
-                if not rid and isinstance(url, str) and url.startswith("urn:uuid:"):
-                    rid = url[len("urn:uuid:") :]
-                    fallback[idx] = rid
-                if isinstance(url, str) and isinstance(rid, str):
-                    full_urls[url] = (res["resourceType"], rid)
-        resolver = _bundle_resolver(full_urls)
-        for idx, entry in enumerate(entries):
-            location = f"entry[{idx}]"
-            if not isinstance(entry, dict) or "resource" not in entry:
-                self._reject_raw(orjson.dumps(entry), source_name, location, "Bundle entry has no resource", "")
-                continue
-            request = entry.get("request") or {}
-            if isinstance(request, dict) and request.get("method") == "DELETE":
-                self._reject_raw(
-                    orjson.dumps(entry), source_name, location, "DELETE entries are not applied by import", ""
-                )
-                continue
-            self._add(_Item(source_name, location, entry["resource"], resolver, fallback.get(idx)))
+        for item in parse_line(line, source_name, location):
+            self.accept(item)
 
     # ---- processing ---------------------------------------------------------------------------------
-    def _add(self, item: _Item) -> None:
-        try:
-            record = to_record(item.resource, item.resolver, fallback_id=item.fallback_id)
-        except Rejected as exc:
-            rtype = item.resource.get("resourceType") if isinstance(item.resource, dict) else None
-            raw = item.raw if item.raw is not None else orjson.dumps(item.resource)
-            self._reject_raw(raw, item.source_name, item.location, str(exc), rtype if isinstance(rtype, str) else "")
+    def accept(self, item: Parsed) -> None:
+        if isinstance(item, Reject):
+            self._reject_raw(item.raw, item.source_name, item.location, item.reason, item.resource_type)
             return
-        self._pending.append((record, item))
+        self._pending.append(item)
         if len(self._pending) >= self.batch_size:
             self.flush()
 
@@ -203,21 +293,13 @@ class FhirImporter:
         result = apply_fhir_batch(
             organization_id=self.organization_id,
             source_system=self.source_system,
-            records=[rec for rec, _ in pending],
+            records=pending,
             actor=self.actor,
         )
         self.summary.merge(result.counts)
-        if result.rejected:
-            where = {id(rec): item for rec, item in pending}
-            for rec, reason in result.rejected:
-                item = where.get(id(rec))
-                self._quarantine(
-                    rec.body.encode(),
-                    item.source_name if item else "",
-                    item.location if item else "",
-                    reason,
-                    rec.resource_type,
-                )
+        for rec, reason in result.rejected:
+            assert isinstance(rec, Record)
+            self._quarantine(rec.body.encode(), rec.source_name, rec.location, reason, rec.resource_type)
 
     def _reject_raw(self, raw: bytes, source_name: str, location: str, reason: str, rtype: str) -> None:
         self.summary.counts[rtype or "unknown"]["rejected"] += 1

@@ -52,6 +52,8 @@ class Record:
     patient_source_id: str | None
     fields: dict[str, Any] = field(default_factory=dict)
     identifiers: list[dict[str, str]] = field(default_factory=list)
+    source_name: str = ""  # where it came from, for the quarantine if the database step rejects it
+    location: str = ""
 
 
 def normalize_icd10(code: str) -> str:

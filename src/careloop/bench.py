@@ -22,6 +22,23 @@ import orjson
 def run_bench(args: argparse.Namespace) -> int:
     if args.bench_command == "import":
         return bench_import(args)
+    if args.bench_command == "quality":
+        from careloop.bench_quality import bench_quality
+
+        _emit(bench_quality(args), args.json)
+        return 0
+    if args.bench_command == "worklist":
+        from careloop.bench_worklist import bench_worklist
+
+        return bench_worklist(args)
+    if args.bench_command == "risk":
+        from careloop.bench_risk import bench_risk
+
+        return bench_risk(args)
+    if args.bench_command == "adt":
+        from careloop.bench_adt import bench_adt
+
+        return bench_adt(args)
     raise SystemExit(f"unknown benchmark {args.bench_command}")
 
 

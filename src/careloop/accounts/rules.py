@@ -26,6 +26,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "org.manage": frozenset({"admin"}),
     "quarantine.read": frozenset({"admin"}),
+    # worklist (issue #3). worklist.own: work your own queue, log outreach, see a patient's tasks.
+    # worklist.team: see and manage everyone's queue and workload (leader, admin; providers are the patient's
+    # focal point, not queue supervisors, so they have their own queue only).
+    "worklist.own": CLINICAL | {"leader"},
+    "worklist.team": frozenset({"leader", "admin"}),
+    "time.read": CLINICAL | {"admin", "leader", "billing"},
+    "time.write": CLINICAL,
+    "time.edit_any": frozenset({"admin", "leader"}),
+    "care_member.designate": frozenset({"provider", "nurse", "coordinator", "leader", "admin"}),
+    "risk.read": CLINICAL | {"billing", "leader"},
 }
 
 

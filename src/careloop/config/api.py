@@ -59,11 +59,17 @@ def health(request: HttpRequest) -> dict[str, str]:
 def _register() -> None:
     from careloop.audit.api import router as audit_router
     from careloop.interop.fhir.api import router as fhir_router
+    from careloop.programs.api import router as programs_router
     from careloop.registry.api import router as registry_router
+    from careloop.risk.api import router as risk_router
+    from careloop.worklist.api import router as worklist_router
 
     api.add_router("/patients", registry_router)
     api.add_router("/audit", audit_router)
     api.add_router("/fhir", fhir_router)
+    api.add_router("/programs", programs_router)
+    api.add_router("/worklist", worklist_router)
+    api.add_router("/risk", risk_router)
 
 
 _register()

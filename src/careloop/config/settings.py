@@ -59,7 +59,11 @@ INSTALLED_APPS = [
     "careloop.accounts",
     "careloop.audit",
     "careloop.registry",
+    "careloop.risk",
+    "careloop.programs",
+    "careloop.worklist",
     "careloop.web",
+    "careloop.quality",
 ]
 
 MIDDLEWARE = [
@@ -122,7 +126,8 @@ def _databases() -> dict[str, Any]:
         if test_name:
             db["TEST"]["NAME"] = test_name
     else:
-        db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "60"))
+        # 0 by default: under ASGI, sync views run on executor threads and persistent connections would pile up.
+        db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))
         db["CONN_HEALTH_CHECKS"] = True
     return {"default": db}
 

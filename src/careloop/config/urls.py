@@ -6,5 +6,6 @@ from careloop.interop.fhir.facade import urlpatterns as fhir_urls
 urlpatterns = [
     path("api/", api.urls),
     path("fhir/", include(fhir_urls)),
+    path("", include("careloop.worklist.urls")),
     path("", include("careloop.web.urls")),
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 Adapter = Callable[[Any], Any] | None
 
@@ -77,3 +78,55 @@ def insert_rows(
         rows = prepared
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+_ROW_FIELDS: dict[type[models.Model], tuple[dict[str, models.Field[Any, Any]], dict[str, Adapter]]] = {}
+
+
+def _row_fields(model: type[models.Model]) -> tuple[dict[str, models.Field[Any, Any]], dict[str, Adapter]]:
+    if model not in _ROW_FIELDS:  # per model, once: the fields by name and their value adapters
+        fields = {f.name: f for f in model._meta.concrete_fields}
+        _ROW_FIELDS[model] = fields, {name: _adapter(f) for name, f in fields.items()}  # type: ignore[arg-type]
+    return _ROW_FIELDS[model]
+
+
+_ROW_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def _row_sql(model: type[models.Model], fields: dict[str, models.Field[Any, Any]], names: list[str], insert: bool,
+             guarded: bool) -> str:
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = [qn(str(fields[name].column)) for name in names]
+    if insert:
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"  # noqa: S608
+    sets = ", ".join(f"{c} = %s" for c in columns)
+    return f"UPDATE {table} SET {sets} WHERE id = %s" + (" AND status = %s" if guarded else "")  # noqa: S608
+
+
+def write_row(model: type[models.Model], values: dict[str, Any], pk: int | None = None,
+              status_was: str | None = None) -> int:
+    """One row by plain SQL, for per-message paths where the ORM's query compilation costs ~20x the statement.
+
+    ``pk`` None: INSERT ``values`` (field names; the fields not given take their model default, timestamps set)
+    and return the new id. Otherwise UPDATE row ``pk`` (only while its ``status`` is ``status_was``, if given)
+    and return the number of rows changed.
+    """
+    fields, adapters = _row_fields(model)
+    now = timezone.now()
+    stamps = {"updated_at": now} if pk else {"created_at": now, "updated_at": now}
+    values = {**{k: v for k, v in stamps.items() if k in fields}, **values}
+    if pk is None:
+        values.update({n: f.get_default() for n, f in fields.items() if n not in values and not f.primary_key})
+    params = []
+    for name, value in values.items():
+        adapt = adapters[name]
+        params.append(adapt(value) if adapt is not None and value is not None else value)
+    key = (model, connection.vendor, tuple(values), pk is None, bool(status_was))
+    sql = _ROW_SQL.get(key) or _ROW_SQL.setdefault(key, _row_sql(model, fields, list(values), pk is None,
+                                                                  bool(status_was)))
+    if pk is not None:
+        params += [pk, status_was] if status_was else [pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0]) if pk is None else int(cursor.rowcount)

@@ -58,3 +58,16 @@ MODELED_TYPES = frozenset(
         "AllergyIntolerance",
     }
 )
+
+
+class Hl7MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Stored, not processed yet"
+    ACCEPTED = "accepted", "Applied"
+    REVIEW = "review", "Held for a patient-matching decision"
+    REJECTED = "rejected", "Rejected (AE/AR), quarantined"
+    DUPLICATE = "duplicate", "Duplicate of an accepted message, not applied again"
+
+
+class MatchReviewStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"

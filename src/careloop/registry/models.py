@@ -7,7 +7,7 @@ duplicating. Typed rows for the modeled types point at their ``FhirResource``.
 
 from __future__ import annotations
 
-import uuid
+import os
 
 from django.db import models
 
@@ -16,13 +16,16 @@ from careloop.registry.choices import (
     CoverageKind,
     CoverageSource,
     EncounterClass,
+    Hl7MessageStatus,
+    MatchReviewStatus,
     MedicationKind,
     QuarantineChannel,
 )
 
 
 def new_fhir_id() -> str:
-    return uuid.uuid4().hex
+    """A random 128-bit id in hex (same shape as uuid4().hex, a fraction of the cost on bulk paths)."""
+    return os.urandom(16).hex()
 
 
 class Patient(OrgScopedModel):
@@ -247,3 +250,84 @@ class ImportRun(OrgScopedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict)
     actor_username = models.CharField(max_length=150)
+
+
+class RawHl7Message(OrgScopedModel):
+    """Every HL7 v2 message received, stored before it is processed (issue #5).
+
+    At most one accepted (or held) row per (organization, sending application, sending facility, MSH-10):
+    a resend is stored as ``duplicate`` and never applied twice.
+    """
+
+    sending_application = models.CharField(max_length=200, blank=True)
+    sending_facility = models.CharField(max_length=200, blank=True)
+    control_id = models.CharField(max_length=200, blank=True)
+    message_type = models.CharField(max_length=40, blank=True, help_text="MSH-9 code^trigger, e.g. ADT^A03")
+    version = models.CharField(max_length=16, blank=True)
+    raw = models.TextField()
+    content_hash = models.CharField(max_length=40, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="mllp peer address or file name")
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Hl7MessageStatus.choices, default=Hl7MessageStatus.RECEIVED)
+    ack_code = models.CharField(max_length=2, blank=True)
+    error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "sending_application", "sending_facility", "control_id"],
+                condition=models.Q(status__in=["accepted", "review"]),
+                name="uniq_hl7_applied_control_id",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "received_at"], name="hl7msg_org_received_idx"),
+            models.Index(fields=["organization", "status"], name="hl7msg_org_status_idx"),
+            models.Index(
+                fields=["organization", "sending_application", "sending_facility", "control_id"],
+                name="hl7msg_control_id_idx",
+            ),
+        ]
+
+
+class PatientMatchReview(OrgScopedModel):
+    """A message whose patient could not be matched with certainty, held for a person to decide."""
+
+    message = models.ForeignKey(RawHl7Message, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=MatchReviewStatus.choices, default=MatchReviewStatus.OPEN)
+    reason = models.TextField()
+    candidates = models.JSONField(default=list, help_text="[{patient_id, family, given, birth_date, sex, why}]")
+    demographics = models.JSONField(default=dict, help_text="what the message says about the patient")
+    match_key = models.CharField(max_length=400, blank=True, help_text="identifiers of the message, sorted")
+    resolved_patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "status"], name="matchreview_org_status_idx")]
+
+
+class PatientEvent(OrgScopedModel):
+    """One entry on a patient's timeline: an applied hospital notification (ADT or other HL7 v2 message)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    event_type = models.CharField(max_length=40, help_text="e.g. ADT^A03")
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    source_kind = models.CharField(max_length=16, default="hl7v2")
+    message = models.ForeignKey(RawHl7Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    summary = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "patient", "occurred_at"], name="patientevent_patient_idx")]
+
+
+class PatientLink(OrgScopedModel):
+    """``merged`` was merged into ``surviving`` (HL7 A40); the merged row stays, inactive, pointing here."""
+
+    merged = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="replaced_by")
+    surviving = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    message = models.ForeignKey(RawHl7Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    moved = models.JSONField(default=dict, help_text="rows moved to the surviving patient, per table")

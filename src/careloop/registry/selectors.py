@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Model, Q, QuerySet
+from django.utils.dateparse import parse_datetime
 
 from careloop.core import clock
 from careloop.core.actor import Actor
@@ -22,9 +25,13 @@ from careloop.registry.models import (
     Medication,
     Observation,
     Patient,
+    PatientEvent,
     PatientIdentifier,
+    PatientLink,
+    PatientMatchReview,
     Procedure,
     QuarantinedInput,
+    RawHl7Message,
 )
 
 _DOB = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$|^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -187,3 +194,190 @@ def patient_fhir_resource(*, actor: Actor, patient: Patient) -> FhirResource | N
 
 def quarantined_inputs(*, actor: Actor) -> QuerySet[QuarantinedInput]:
     return QuarantinedInput.objects.filter(organization_id=_org(actor)).order_by("-received_at")
+
+
+# ---- HL7 v2 hospital notifications (issue #5) ---------------------------------------------------------
+# The ADT path runs per message at thousands of messages per second; these reads are plain SQL (the ORM's
+# query compilation costs ~20x the query itself here). Rows come back as small dataclasses.
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBrief:
+    pk: int
+    family: str
+    given: str
+    birth_date: dt.date | None
+    sex: str
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRow:
+    pk: int
+    patient_id: int
+    status: str
+    class_code: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    location: str
+    type_code: str
+    visit_number: str
+    diagnoses: list[str]
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+    parsed = parse_datetime(str(value))
+    return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _date(value: Any) -> dt.date | None:
+    return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def surviving_patient_id(*, actor: Actor, patient_id: int) -> int:
+    """Follow merge links (A40) from a merged patient to the patient that survives."""
+    seen = {patient_id}
+    sql = f"SELECT surviving_id FROM {_table(PatientLink)} WHERE organization_id = %s AND merged_id = %s"  # noqa: S608 - table names from model metadata, values bound
+    while rows := _fetch(sql, [_org(actor), patient_id]):
+        if rows[0][0] in seen:
+            break
+        patient_id = int(rows[0][0])
+        seen.add(patient_id)
+    return patient_id
+
+
+def patient_ids_by_identifiers(*, actor: Actor, identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(system, value) -> id of the (surviving) patient that holds it, for those that exist."""
+    return identified_patients(actor=actor, identifiers=identifiers)[0]
+
+
+def identified_patients(
+    *, actor: Actor, identifiers: list[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], int], dict[int, dict[str, Any]]]:
+    """(system, value) -> id of the (surviving) patient that holds it; and those patients' ``PATIENT_FIELDS``
+    (when the holder is active: one query for the common case)."""
+    if not identifiers:
+        return {}, {}
+    pairs = " OR ".join(["(i.system = %s AND i.value = %s)"] * len(identifiers))
+    tables = f"{_table(PatientIdentifier)} i JOIN {_table(Patient)} p ON p.id = i.patient_id"
+    cols = ", ".join(["i.system", "i.value", "i.patient_id", "p.active", *(f"p.{c}" for c in PATIENT_FIELDS)])
+    sql = f"SELECT {cols} FROM {tables} WHERE i.organization_id = %s AND ({pairs})"  # noqa: S608
+    ids: dict[tuple[str, str], int] = {}
+    fields: dict[int, dict[str, Any]] = {}
+    for row in _fetch(sql, [_org(actor), *(x for pair in identifiers for x in pair)]):
+        system, value, pid, active = row[:4]
+        if active:
+            fields[pid] = {**dict(zip(PATIENT_FIELDS, row[4:], strict=True)), "birth_date": _date(row[6])}
+        ids[(system, value)] = pid if active else surviving_patient_id(actor=actor, patient_id=pid)
+    return ids, fields
+
+
+def demographic_candidates(*, actor: Actor, family: str, given: str, birth_date: dt.date | None) -> list[PatientBrief]:
+    """Active patients sharing the birth date and the family or given name (or, without a birth date, both
+    names): the people a hospital notification might be about when no identifier matched."""
+    base = f"SELECT id, family, given, birth_date, sex FROM {_table(Patient)} WHERE organization_id = %s AND active"  # noqa: S608 - table names from model metadata, values bound
+    if birth_date is not None:
+        rows = _fetch(base + " AND birth_date = %s AND (UPPER(family) = UPPER(%s) OR UPPER(given) = UPPER(%s))"
+                      " ORDER BY id LIMIT 20",
+                      [_org(actor), connection.ops.adapt_datefield_value(birth_date), family, given])
+    elif family and given:
+        rows = _fetch(base + " AND UPPER(family) = UPPER(%s) AND UPPER(given) = UPPER(%s) ORDER BY id LIMIT 20",
+                      [_org(actor), family, given])
+    else:
+        return []
+    return [PatientBrief(r[0], r[1], r[2], _date(r[3]), r[4]) for r in rows]
+
+
+def patient_identifier_values(*, actor: Actor, patient_id: int) -> dict[str, str]:
+    sql = f"SELECT system, value FROM {_table(PatientIdentifier)} WHERE organization_id = %s AND patient_id = %s"  # noqa: S608 - table names from model metadata, values bound
+    rows = _fetch(sql, [_org(actor), patient_id])
+    return {s: v for s, v in rows}
+
+
+PATIENT_FIELDS = ("family", "given", "birth_date", "sex", "mbi", "address_line", "city", "state", "postal_code",
+                  "phone")
+
+
+def patient_fields(*, actor: Actor, patient_id: int) -> dict[str, Any]:
+    """The demographic fields an HL7 message may fill or update (``PATIENT_FIELDS``)."""
+    sql = f"SELECT {', '.join(PATIENT_FIELDS)} FROM {_table(Patient)} WHERE organization_id = %s AND id = %s"  # noqa: S608 - table names from model metadata, values bound
+    rows = _fetch(sql, [_org(actor), patient_id])
+    if not rows:
+        raise NotFound("patient not found")
+    values = dict(zip(PATIENT_FIELDS, rows[0], strict=True))
+    values["birth_date"] = _date(values["birth_date"])
+    return values
+
+
+_VISIT = "SELECT id, patient_id, status, class_code, start, {end}, location, type_code, visit_number, diagnoses "
+
+
+def _visit(where: str, params: list[Any]) -> VisitRow | None:
+    sql = _VISIT.format(end=connection.ops.quote_name("end")) + f"FROM {_table(Encounter)}"
+    rows = _fetch(f"{sql} WHERE organization_id = %s AND source_kind = 'hl7v2' AND {where}", params)  # noqa: S608 - table names from model metadata, values bound
+    if not rows:
+        return None
+    r = rows[0]
+    diagnoses = json.loads(r[9]) if isinstance(r[9], str) else (r[9] or [])
+    return VisitRow(r[0], r[1], r[2], r[3], _aware(r[4]), _aware(r[5]), r[6], r[7], r[8], list(diagnoses))
+
+
+def hl7_visit(*, actor: Actor, facility: str, visit_number: str) -> VisitRow | None:
+    return _visit("facility = %s AND visit_number = %s ORDER BY id LIMIT 1", [_org(actor), facility, visit_number])
+
+
+def hl7_visit_by_admit(*, actor: Actor, patient_id: int, facility: str, start: dt.datetime) -> VisitRow | None:
+    return _visit("patient_id = %s AND facility = %s AND start = %s ORDER BY id LIMIT 1",
+                  [_org(actor), patient_id, facility, connection.ops.adapt_datetimefield_value(start)])
+
+
+def open_hl7_visit(*, actor: Actor, patient_id: int, facility: str) -> VisitRow | None:
+    """The patient's most recent stay from ``facility`` that is not finished or cancelled."""
+    return _visit("patient_id = %s AND facility = %s AND status NOT IN ('finished', 'cancelled', "
+                  "'entered-in-error') ORDER BY start DESC, id DESC LIMIT 1", [_org(actor), patient_id, facility])
+
+
+def accepted_hl7_messages(*, actor: Actor, control_ids: list[str]) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """Applied (or held) messages with these MSH-10s: (sending app, sending facility, control id) ->
+    (id, content hash)."""
+    if not control_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(control_ids))
+    cols = "sending_application, sending_facility, control_id, id, content_hash"
+    where = f"organization_id = %s AND status IN ('accepted', 'review') AND control_id IN ({marks})"
+    rows = _fetch(f"SELECT {cols} FROM {_table(RawHl7Message)} WHERE {where}", [_org(actor), *control_ids])  # noqa: S608 - table names from model metadata, values bound
+    return {(a, f, c): (pk, h) for a, f, c, pk, h in rows}
+
+
+def hl7_messages(*, actor: Actor, status: str = "") -> QuerySet[RawHl7Message]:
+    qs = RawHl7Message.objects.filter(organization_id=_org(actor))
+    return (qs.filter(status=status) if status else qs).order_by("-received_at", "-pk")
+
+
+def last_encounter_event(*, actor: Actor, encounter_id: int, event_types: list[str]) -> PatientEvent | None:
+    return (
+        PatientEvent.objects.filter(organization_id=_org(actor), encounter_id=encounter_id, event_type__in=event_types)
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+
+
+def patient_timeline(*, actor: Actor, patient_id: int) -> QuerySet[PatientEvent]:
+    return PatientEvent.objects.filter(organization_id=_org(actor), patient_id=patient_id).order_by(
+        "-occurred_at", "-pk"
+    )
+
+
+def patient_match_reviews(*, actor: Actor, status: str = "open") -> QuerySet[PatientMatchReview]:
+    return PatientMatchReview.objects.filter(organization_id=_org(actor), status=status).order_by("pk")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows
+from careloop.core.db import insert_rows, write_row
 from careloop.registry.choices import MODELED_TYPES, Hl7MessageStatus, MatchReviewStatus
 from careloop.registry.models import (
     AllergyIntolerance,
@@ -86,6 +86,24 @@ def quarantine(
     )
 
 
+def _raw_lookup(
+    organization_id: int, source_system: str, resource_type: str, source_ids: Sequence[str], columns: str
+) -> list[tuple[Any, ...]]:
+    """``source_id, <columns>`` of raw resources by their full unique key: one index seek per id.
+
+    Plain SQL because compiling an ORM ``__in`` over a thousand values cost more than running it.
+    """
+    table = FhirResource._meta.db_table
+    marks = ", ".join(["%s"] * len(source_ids))
+    sql = (
+        f"SELECT source_id, {columns} FROM {table} WHERE organization_id = %s AND source_system = %s "  # noqa: S608
+        f"AND resource_type = %s AND source_id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization_id, source_system, resource_type, *source_ids])
+        return list(cursor.fetchall())
+
+
 def _by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     grouped: dict[str, set[str]] = defaultdict(set)
     for rtype, sid in keys:
@@ -122,25 +140,17 @@ def apply_fhir_batch(
         # Look up by the full unique key (type included) so each probe is an index seek.
         for rtype, sids in _by_type((r.resource_type, r.source_id) for r in ordered).items():
             for chunk in _chunks(sids):
-                for row in FhirResource.objects.filter(
-                    organization_id=organization_id,
-                    source_system=source_system,
-                    resource_type=rtype,
-                    source_id__in=chunk,
-                ).values_list("resource_type", "source_id", "id", "content_hash", "patient_id"):
-                    existing[(row[0], row[1])] = (row[2], row[3], row[4])
+                for sid, rid, digest, owner in _raw_lookup(
+                    organization_id, source_system, rtype, chunk, "id, content_hash, patient_id"
+                ):
+                    existing[(rtype, sid)] = (rid, digest, owner)
 
         patient_ids: dict[str, int] = {k[1]: v[2] for k, v in existing.items() if k[0] == "Patient" and v[2]}
         wanted = sorted({r.patient_source_id for r in ordered if r.patient_source_id} - set(patient_ids))
         batch_patients = {r.source_id for r in ordered if r.resource_type == "Patient"}
         lookup = [sid for sid in wanted if sid not in batch_patients]
         for chunk in _chunks(lookup):
-            for sid, pid in FhirResource.objects.filter(
-                organization_id=organization_id,
-                source_system=source_system,
-                resource_type="Patient",
-                source_id__in=chunk,
-            ).values_list("source_id", "patient_id"):
+            for sid, pid in _raw_lookup(organization_id, source_system, "Patient", chunk, "patient_id"):
                 if pid:
                     patient_ids[sid] = pid
 
@@ -283,12 +293,7 @@ def apply_fhir_batch(
         raw_ids: dict[tuple[str, str], int] = {}
         for rtype, sids in _by_type((rec.resource_type, rec.source_id) for rec, _ in new_raw).items():
             for chunk in _chunks(sids):
-                for sid, rid in FhirResource.objects.filter(
-                    organization_id=organization_id,
-                    source_system=source_system,
-                    resource_type=rtype,
-                    source_id__in=chunk,
-                ).values_list("source_id", "pk"):
+                for sid, rid in _raw_lookup(organization_id, source_system, rtype, chunk, "id"):
                     raw_ids[(rtype, sid)] = rid
         if changed:
             FhirResource.objects.bulk_update(
@@ -377,267 +382,109 @@ def _replace_identifiers(organization_id: int, patient_id: int, identifiers: lis
 __all__ = ["MODELED_TYPES", "BatchResult", "apply_fhir_batch", "quarantine"]
 
 
-# ---- HL7 v2 hospital notifications (issue #5) ---------------------------------------------------------
-# interop.hl7v2 owns each message's transaction and records one audit batch per message; these write rows.
-
+# ---- HL7 v2 hospital notifications (issue #5): interop.hl7v2 owns each batch's transaction and its audit ----
 HL7_HEADER = ("sending_application", "sending_facility", "control_id", "message_type", "version")
-PATIENT_ROWS: tuple[type[models.Model], ...] = (
-    PatientIdentifier,
-    Coverage,
-    Condition,
-    Medication,
-    Observation,
-    Encounter,
-    Immunization,
-    Procedure,
-    AllergyIntolerance,
-    FhirResource,
-    PatientEvent,
-)
+PATIENT_ROWS: tuple[type[models.Model], ...] = (PatientIdentifier, Coverage, Condition, Medication, Observation,
+                                                Encounter, Immunization, Procedure, AllergyIntolerance, FhirResource,
+                                                PatientEvent)
 
 
-def _db_value(field: models.Field[Any, Any], value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(field, models.DateField):
-        return connection.ops.adapt_datefield_value(value)
-    return field.get_db_prep_save(value, connection) if isinstance(field, models.JSONField) else value
+def store_hl7_message(*, organization_id: int, header: dict[str, str], raw: str, source: str,
+                      status: str = Hl7MessageStatus.RECEIVED, ack_code: str = "", error: str = "") -> int:
+    """Keep a received message (``header``: the ``HL7_HEADER`` fields), in the caller's transaction."""
+    return write_row(RawHl7Message, {
+        "organization": organization_id, "raw": raw, "source": source[:200], "received_at": timezone.now(),
+        "status": status, "ack_code": ack_code, "error": error, "content_hash": hashlib.sha1(raw.encode()).hexdigest(),
+        **{k: header.get(k, "")[: 40 if k == "message_type" else 16 if k == "version" else 200] for k in HL7_HEADER},
+    })
 
 
-def _write(
-    model: type[models.Model],
-    values: dict[str, Any],
-    pk: int | None = None,
-    status_was: str | None = None,
-) -> int:
-    """Insert a row (``pk`` None; fields not given take their model default) and return its id, or update row
-    ``pk`` (only while its status is ``status_was``, if given) and return the rows changed. Plain SQL: on the
-    per-message ADT path the ORM costs ~20x the statement."""
-    fields, qn, now = {f.name: f for f in model._meta.concrete_fields}, connection.ops.quote_name, timezone.now()
-    values = {"updated_at": now, **values} if pk else {"created_at": now, "updated_at": now, **values}
-    if pk is None:
-        values.update({n: f.get_default() for n, f in fields.items() if n not in values and not f.primary_key})
-    cols = [fields[k] for k in values]
-    params = [_db_value(f, values[f.name]) for f in cols]
-    table = qn(model._meta.db_table)
-    if pk is None:
-        names, marks = ", ".join(qn(str(f.column)) for f in cols), ", ".join(["%s"] * len(cols))
-        sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id"  # noqa: S608 - model metadata
-    else:
-        sets = ", ".join(f"{qn(str(f.column))} = %s" for f in cols)
-        sql = f"UPDATE {table} SET {sets} WHERE id = %s" + (" AND status = %s" if status_was else "")  # noqa: S608
-        params += [pk, status_was] if status_was else [pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.fetchone()[0]) if pk is None else int(cursor.rowcount)
-
-
-def store_hl7_message(
-    *,
-    organization_id: int,
-    header: dict[str, str],
-    raw: str,
-    source: str,
-    status: str = Hl7MessageStatus.RECEIVED,
-    ack_code: str = "",
-    error: str = "",
-) -> int:
-    """Keep a received message (``header``: sending_application, sending_facility, control_id, message_type,
-    version). Commits with the caller's transaction; the listener commits it before processing."""
-    return _write(
-        RawHl7Message,
-        {
-            "organization": organization_id,
-            "raw": raw,
-            "source": source[:200],
-            "received_at": timezone.now(),
-            "status": status,
-            "ack_code": ack_code,
-            "error": error,
-            "content_hash": hashlib.sha1(raw.encode()).hexdigest(),
-            **{
-                k: header.get(k, "")[: 40 if k == "message_type" else 16 if k == "version" else 200] for k in HL7_HEADER
-            },
-        },
-    )
-
-
-def set_hl7_message_outcome(
-    *,
-    message_id: int,
-    status: str,
-    ack_code: str,
-    error: str = "",
-    patient_id: int | None = None,
-    only_if: str | None = None,
-) -> bool:
+def set_hl7_message_outcome(*, message_id: int, status: str, ack_code: str, error: str = "",
+                            patient_id: int | None = None, only_if: str | None = None) -> bool:
     """Record what became of a message; with ``only_if``, only when its status still is that (False if not)."""
     fields: dict[str, Any] = {"status": status, "ack_code": ack_code, "error": error}
     if status == Hl7MessageStatus.ACCEPTED:
         fields["applied_at"] = timezone.now()
     if patient_id is not None:
         fields["patient"] = patient_id
-    return bool(_write(RawHl7Message, fields, message_id, only_if))
+    return bool(write_row(RawHl7Message, fields, message_id, only_if))
 
 
 def lock_patient(*, patient_id: int) -> None:
     """Serialize writers of one patient's rows until the transaction ends (PostgreSQL; SQLite already does)."""
     if connection.vendor != "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Patient._meta.db_table} WHERE id = %s FOR UPDATE", [patient_id])  # noqa: S608
+        list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk"))
 
 
-def save_patient(
-    *, organization_id: int, patient_id: int | None, fields: dict[str, Any], identifiers: Sequence[dict[str, str]] = ()
-) -> int:
+def save_patient(*, organization_id: int, patient_id: int | None, fields: dict[str, Any],
+                 identifiers: Sequence[dict[str, str]] = ()) -> int:
     """Create a patient (``patient_id`` None) or update the given fields; add identifiers it lacks."""
     if "family" in fields or "given" in fields:
         fields = {**fields, "search_name": f"{fields.get('family', '')} {fields.get('given', '')}".strip().lower()}
     if patient_id is None:
-        patient_id = _write(Patient, {"organization": organization_id, **fields})
+        patient_id = write_row(Patient, {"organization": organization_id, **fields})
     elif fields:
-        _write(Patient, fields, patient_id)
-    if identifiers:
-        now = timezone.now()
-        insert_rows(
-            PatientIdentifier,
-            ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code", "assigner"],
-            [
-                (
-                    organization_id,
-                    patient_id,
-                    now,
-                    now,
-                    i["system"][:200],
-                    i["value"][:128],
-                    i["type_code"][:16],
-                    i["assigner"][:200],
-                )
-                for i in identifiers
-            ],
-            ignore_conflicts=True,
-        )
+        write_row(Patient, fields, patient_id)
+    now = timezone.now()
+    insert_rows(PatientIdentifier, ["organization", "patient", "created_at", "updated_at", "system", "value",
+                                    "type_code", "assigner"],
+                [(organization_id, patient_id, now, now, i["system"][:200], i["value"][:128], i["type_code"][:16],
+                  i["assigner"][:200]) for i in identifiers], ignore_conflicts=True)
     return patient_id
 
 
 def save_encounter(*, organization_id: int, patient_id: int, encounter_id: int | None, fields: dict[str, Any]) -> int:
     if encounter_id is None:
-        return _write(Encounter, {"organization": organization_id, "patient": patient_id, **fields})
+        return write_row(Encounter, {"organization": organization_id, "patient": patient_id, **fields})
     if fields:
-        _write(Encounter, fields, encounter_id)
+        write_row(Encounter, fields, encounter_id)
     return encounter_id
 
 
-def record_patient_event(
-    *,
-    organization_id: int,
-    patient_id: int,
-    event_type: str,
-    occurred_at: Any,
-    encounter_id: int | None = None,
-    message_id: int | None = None,
-    summary: str = "",
-) -> int:
-    return _write(
-        PatientEvent,
-        {
-            "organization": organization_id,
-            "patient": patient_id,
-            "encounter": encounter_id,
-            "event_type": event_type[:40],
-            "occurred_at": occurred_at,
-            "message": message_id,
-            "summary": summary[:300],
-        },
-    )
+def record_patient_event(*, organization_id: int, patient_id: int, event_type: str, occurred_at: Any,
+                         encounter_id: int | None = None, message_id: int | None = None, summary: str = "") -> int:
+    return write_row(PatientEvent, {
+        "organization": organization_id, "patient": patient_id, "encounter": encounter_id,
+        "event_type": event_type[:40], "occurred_at": occurred_at, "message": message_id, "summary": summary[:300],
+    })
 
 
-def open_patient_match_review(
-    *,
-    organization_id: int,
-    message_id: int,
-    reason: str,
-    candidates: list[dict[str, Any]],
-    demographics: dict[str, Any],
-    match_key: str,
-) -> int:
-    return PatientMatchReview.objects.create(
-        organization_id=organization_id,
-        message_id=message_id,
-        reason=reason,
-        candidates=candidates,
-        demographics=demographics,
-        match_key=match_key[:400],
-    ).pk
+def open_patient_match_review(*, organization_id: int, message_id: int, reason: str, candidates: list[dict[str, Any]],
+                              demographics: dict[str, Any], match_key: str) -> int:
+    return PatientMatchReview.objects.create(organization_id=organization_id, message_id=message_id, reason=reason,
+                                             candidates=candidates, demographics=demographics,
+                                             match_key=match_key[:400]).pk
 
 
 def close_patient_match_review(*, review_id: int, patient_id: int, actor: Actor) -> None:
     PatientMatchReview.objects.filter(pk=review_id).update(
-        status=MatchReviewStatus.RESOLVED,
-        resolved_patient_id=patient_id,
-        resolved_by=actor.username,
-        resolved_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
+        status=MatchReviewStatus.RESOLVED, resolved_patient_id=patient_id, resolved_by=actor.username,
+        resolved_at=timezone.now(), updated_at=timezone.now())
 
 
-def merge_patients(
-    *, organization_id: int, surviving_id: int, merged_id: int, actor: Actor, message_id: int | None = None
-) -> dict[str, int]:
+def merge_patients(*, organization_id: int, surviving_id: int, merged_id: int, actor: Actor,
+                   message_id: int | None = None) -> dict[str, int]:
     """Move the merged patient's identifiers, encounters, clinical facts and timeline to the surviving patient;
-    keep the merged row, inactive, with a ``PatientLink`` to the survivor. Audited. Joins the caller's
-    transaction (or opens one)."""
+    keep the merged row, inactive, with a ``PatientLink`` to the survivor. Audited, in the caller's transaction."""
     moved: dict[str, int] = {}
     with transaction.atomic():
-        for model in PATIENT_ROWS:
-            n = model.objects.filter(organization_id=organization_id, patient_id=merged_id).update(  # type: ignore[attr-defined]
-                patient_id=surviving_id
-            )
-            if n:
+        for model, fk in [*((m, "patient_id") for m in PATIENT_ROWS), (RawHl7Message, "patient_id"),
+                          (PatientLink, "surviving_id")]:
+            n = model.objects.filter(organization_id=organization_id, **{fk: merged_id}).update(  # type: ignore[attr-defined]
+                **{fk: surviving_id})
+            if n and model in PATIENT_ROWS:
                 moved[model.__name__] = n
-        RawHl7Message.objects.filter(organization_id=organization_id, patient_id=merged_id).update(
-            patient_id=surviving_id
-        )
-        PatientLink.objects.filter(organization_id=organization_id, surviving_id=merged_id).update(
-            surviving_id=surviving_id
-        )
-        merged = Patient.objects.get(organization_id=organization_id, pk=merged_id)
-        survivor = Patient.objects.get(organization_id=organization_id, pk=surviving_id)
-        fill = {
-            f: getattr(merged, f)
-            for f in ("mrn", "mbi", "birth_date", "sex", "phone", "email")
-            if getattr(merged, f) and not getattr(survivor, f)
-        }
-        if fill:
-            Patient.objects.filter(pk=surviving_id).update(**fill)
+        merged, survivor = (Patient.objects.get(organization_id=organization_id, pk=pk)
+                            for pk in (merged_id, surviving_id))
+        fill = {f: getattr(merged, f) for f in ("mrn", "mbi", "birth_date", "sex", "phone", "email")
+                if getattr(merged, f) and not getattr(survivor, f)}
+        Patient.objects.filter(pk=surviving_id).update(**fill, updated_at=timezone.now())
         Patient.objects.filter(pk=merged_id).update(active=False, updated_at=timezone.now())
-        PatientLink.objects.create(
-            organization_id=organization_id,
-            merged_id=merged_id,
-            surviving_id=surviving_id,
-            message_id=message_id,
-            moved=moved,
-        )
-        record_events(
-            actor=actor,
-            organization_id=organization_id,
-            events=[
-                EventSpec(
-                    "registry.patient_merged",
-                    merged_id,
-                    "Patient",
-                    str(merged_id),
-                    detail={"into": surviving_id, "moved": moved},
-                ),
-                EventSpec(
-                    "registry.patient_merge_received",
-                    surviving_id,
-                    "Patient",
-                    str(surviving_id),
-                    detail={"from": merged_id, "moved": moved},
-                ),
-            ],
-        )
+        PatientLink.objects.create(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id,
+                                   message_id=message_id, moved=moved)
+        record_events(actor=actor, organization_id=organization_id, events=[
+            EventSpec("registry.patient_merged", merged_id, "Patient", str(merged_id),
+                      detail={"into": surviving_id, "moved": moved}),
+            EventSpec("registry.patient_merge_received", surviving_id, "Patient", str(surviving_id),
+                      detail={"from": merged_id, "moved": moved})])
     return moved

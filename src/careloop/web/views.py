@@ -141,7 +141,7 @@ def security_settings(request: HttpRequest, actor: Actor) -> HttpResponse:
     from careloop.accounts.services import set_org_mfa_requirement
     from careloop.clinics.models import Organization
 
-    org = Organization.objects.get(pk=actor.organization_id)
+    org = Organization.objects.get(pk=actor.organization_id or 0)
     saved = False
     if request.method == "POST":
         set_org_mfa_requirement(organization=org, required=request.POST.get("require_mfa") == "on", actor=actor)

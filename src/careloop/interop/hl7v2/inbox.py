@@ -1,0 +1,362 @@
+"""The one HL7 v2 intake path, used by the MLLP listener and by ``careloop hl7 ingest`` alike.
+
+For each message:
+1. read MSH; unreadable -> stored as ``rejected``, quarantined, ``AR``;
+2. store the raw message (``RawHl7Message``, status ``received``) and COMMIT: it is durable from here on;
+3. in one transaction: skip it if the same sender's MSH-10 was already applied (``duplicate``, ``AA``), else
+   parse, match the patient, apply the ADT event, write the timeline event and the audit batch, mark it
+   ``accepted`` (or ``review`` when the patient match is uncertain) - then COMMIT;
+4. the ACK is built only now: ``AA`` after the commit; ``AE``/``AR`` with an ERR segment saying why, the
+   message quarantined.
+
+A message stored in step 2 whose step 3 never finished (process killed) stays ``received``;
+``recover_pending`` applies those (the listener runs it at start), and a resend is recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, transaction
+
+from careloop.audit.services import EventSpec, record_events
+from careloop.core import clock
+from careloop.core.actor import Actor
+from careloop.interop.hl7v2.ack import build_ack
+from careloop.interop.hl7v2.adt import Applied, Context, Invalid, apply_message
+from careloop.interop.hl7v2.extract import Extracted, extract, report
+from careloop.interop.hl7v2.parse import (
+    Header,
+    Hl7Message,
+    Unparseable,
+    decode,
+    normalize,
+    read_header,
+    split_messages,
+)
+from careloop.registry.choices import Hl7MessageStatus as S
+from careloop.registry.selectors import accepted_hl7_messages, hl7_messages, patient_ids_by_identifiers
+from careloop.registry.services import quarantine, set_hl7_message_outcome, store_hl7_message
+
+log = logging.getLogger("careloop.hl7v2")
+
+
+class _Retry(Exception):
+    """A concurrent writer created the same patient first: roll back and process the message again."""
+
+
+@dataclass
+class Result:
+    source: str
+    index: int
+    ack_code: str
+    status: str
+    error: str | None
+    ack: bytes
+    header: Header | None = None
+    message_id: int | None = None
+    extracted: Extracted | None = None
+    applied: Applied | None = None
+    note: str = ""
+    later: Callable[[], Extracted | None] | None = None  # what the message says, read only when reported
+
+    def report(self) -> dict[str, Any]:
+        """One line of ``careloop hl7 ingest --json``."""
+        h = self.header
+        out: dict[str, Any] = {
+            "file": self.source, "index": self.index, "message_type": h.message_type if h else None,
+            "control_id": h.control_id if h else None, "version": h.version if h else None,
+            "ack_code": self.ack_code, "error": self.error, "status": self.status,
+            "patient": None, "encounter": None, "merged_from": [],
+        }
+        extracted = self.extracted if self.extracted is not None else (self.later() if self.later else None)
+        if extracted is not None:
+            out.update(report(extracted))
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    text: str
+    source: str
+    index: int = 1
+    structure_error: str | None = None
+
+
+@dataclass
+class _Stored:
+    pos: int
+    header: Header
+    item: Incoming
+    message_id: int
+
+
+class Hl7Inbox:
+    batch_size = 100
+
+    def __init__(self, *, organization_id: int, time_zone: str | None = None, actor: Actor | None = None) -> None:
+        self.organization_id = organization_id
+        self.zone = clock.clinic_zone(time_zone)
+        self.actor = actor or Actor.system(organization_id, "hl7 interface")
+        self.concurrent_writers = connections["default"].vendor != "sqlite"
+
+    # ---- inputs -------------------------------------------------------------------------------------------
+    @staticmethod
+    def frame_to_incoming(payload: bytes, source: str) -> Incoming:
+        """One MLLP frame: exactly one message (a batch envelope around it is tolerated)."""
+        text = normalize(decode(payload))
+        chunks = split_messages(text)
+        if len(chunks) == 1:
+            return Incoming(chunks[0].text, source, 1, chunks[0].error)
+        broken = next((c.error for c in chunks if c.error), None)
+        return Incoming(text, source, 1, "empty message" if not chunks else broken or
+                        f"{len(chunks)} messages in one frame: send one message per MLLP frame")
+
+    def receive_frame(self, payload: bytes, *, source: str) -> Result:
+        return self.receive_batch([self.frame_to_incoming(payload, source)])[0]
+
+    def ingest_text(self, text: str, *, source: str) -> list[Result]:
+        """A file's content: every message in it, in order."""
+        text = text.replace("\x00", "\ufffd")
+        chunks = split_messages(normalize(text))
+        items = [Incoming(c.text, source, c.index, c.error) for c in chunks] or [
+            Incoming(text, source, 1, "no HL7 message in the file")]
+        results: list[Result] = []
+        for i in range(0, len(items), self.batch_size):
+            results += self.receive_batch(items[i : i + self.batch_size])
+        return results
+
+    def ingest_file(self, path: Path) -> list[Result]:
+        return self.ingest_text(decode(path.read_bytes()), source=str(path))
+
+    def receive(self, text: str, *, source: str, index: int = 1, structure_error: str | None = None) -> Result:
+        return self.receive_batch([Incoming(text, source, index, structure_error)])[0]
+
+    def receive_batch(self, items: list[Incoming]) -> list[Result]:
+        """Steps 1-4 of the module docstring for several messages at once (group commit): one transaction stores
+        them all, one applies them all (each inside its own savepoint, so one bad message changes nothing else)."""
+        results: list[Result | None] = [None] * len(items)
+        stored: list[_Stored] = []
+        with transaction.atomic():
+            for pos, item in enumerate(items):
+                try:
+                    header = read_header(item.text)
+                except Unparseable as exc:
+                    results[pos] = self._reject_unread(item, item.structure_error or exc.reason, exc.code,
+                                                       exc.location)
+                    continue
+                if item.structure_error:
+                    results[pos] = self._reject_unread(item, item.structure_error, header=header)
+                    continue
+                message_id = store_hl7_message(organization_id=self.organization_id,
+                                               header=header.as_store_fields(), raw=item.text, source=item.source)
+                stored.append(_Stored(pos, header, item, message_id))
+        if stored:
+            for s, result in zip(stored, self._apply_batch(stored), strict=True):
+                results[s.pos] = result
+        return [r for r in results if r is not None]
+
+    # ---- step 3 -------------------------------------------------------------------------------------------
+    def process(self, message_id: int, header: Header, text: str, *, source: str = "", index: int = 1) -> Result:
+        """Apply one stored message (recovery)."""
+        return self._apply_batch([_Stored(0, header, Incoming(text, source, index), message_id)])[0]
+
+    def _apply_batch(self, batch: list[_Stored]) -> list[Result]:
+        """Apply stored messages in one transaction. No savepoints on the common path: when one message fails,
+        the whole transaction is rolled back and the batch runs again with that message's outcome decided
+        (rejected, duplicate, ...), so nothing of it is half-applied and the others are unaffected."""
+        prepared: list[Extracted | Unparseable] = []
+        for s in batch:  # CPU work outside the transaction
+            try:
+                prepared.append(extract(Hl7Message(s.item.text, s.header), self.zone))
+            except Unparseable as exc:
+                prepared.append(exc)
+        decided: dict[int, tuple[str, ...]] = {}
+        retries: dict[int, int] = {}
+        while True:
+            try:
+                with transaction.atomic():
+                    results = self._apply_pass(batch, prepared, decided)
+                return results
+            except _Restart as restart:
+                n, outcome = restart.args
+                if outcome == ("retry",):
+                    retries[n] = retries.get(n, 0) + 1
+                    if retries[n] >= 3:
+                        decided[n] = ("AE", "could not apply the message: patient created concurrently three times",
+                                      "206", "")
+                else:
+                    decided[n] = outcome
+
+    def _apply_pass(self, batch: list[_Stored], prepared: list[Extracted | Unparseable],
+                    decided: dict[int, tuple[str, ...]]) -> list[Result]:
+        results: list[Result] = []
+        known = accepted_hl7_messages(actor=self.actor, control_ids=sorted({s.header.control_id for s in batch}))
+        audit: list[EventSpec] = []
+        for n, (s, x) in enumerate(zip(batch, prepared, strict=True)):
+            h, item, message_id = s.header, s.item, s.message_id
+            key = (h.sending_application, h.sending_facility, h.control_id)
+            digest = hashlib.sha1(item.text.encode()).hexdigest()
+            outcome = decided.get(n) or (("AR", x.reason, x.code, x.location) if isinstance(x, Unparseable) else None)
+            prior = known.get(key)
+            if outcome == ("stored",):
+                results.append(self._stored(message_id, h, item))
+            elif outcome == ("duplicate",) or (outcome is None and prior is not None and prior[0] != message_id):
+                differs = "" if prior is None or prior[1] == digest else " (same MSH-10, different content)"
+                note = f"duplicate of message {prior[0]}{differs}" if prior else "duplicate (applied elsewhere)"
+                set_hl7_message_outcome(message_id=message_id, status=S.DUPLICATE, ack_code="AA", error=note,
+                                        only_if=S.RECEIVED)
+                results.append(Result(item.source, item.index, "AA", S.DUPLICATE, None, build_ack("AA", h), h,
+                                      message_id, x if isinstance(x, Extracted) else None, note=note))
+            elif outcome is not None:
+                results.append(self._reject(s, outcome[0], outcome[1], outcome[2], outcome[3]))
+            else:
+                assert isinstance(x, Extracted)
+                results.append(self._apply_one(n, s, x, audit))
+                known[key] = (message_id, digest)
+        record_events(actor=self.actor, organization_id=self.organization_id, events=audit)
+        return results
+
+    def _apply_one(self, n: int, s: _Stored, x: Extracted, audit: list[EventSpec]) -> Result:
+        h, item, message_id = s.header, s.item, s.message_id
+        ctx = Context(self.organization_id, self.actor, message_id)
+        try:
+            applied = apply_message(x, ctx)
+            if self.concurrent_writers:
+                self._check_new_patient(x, applied)
+            warnings = "; ".join(f"{p.location}: {p.reason}" for p in x.problems)
+            note = "; ".join(t for t in (applied.note, warnings) if t)
+            if not set_hl7_message_outcome(message_id=message_id, status=applied.status, ack_code="AA", error=note,
+                                           patient_id=applied.patient_id, only_if=S.RECEIVED):
+                raise _Restart(n, ("stored",))  # someone else (recovery, another listener) applied it first
+        except _Restart:
+            raise
+        except _Retry as exc:
+            raise _Restart(n, ("retry",)) from exc
+        except IntegrityError as exc:  # the same MSH-10 applied at this moment by another listener (PostgreSQL)
+            raise _Restart(n, ("duplicate",)) from exc
+        except Invalid as exc:
+            raise _Restart(n, ("AE", exc.reason, exc.code, exc.location)) from exc
+        except Unparseable as exc:
+            raise _Restart(n, ("AR", exc.reason, exc.code, exc.location)) from exc
+        except DatabaseError:
+            raise  # the batch rolls back; the messages stay "received", no ACK: senders resend, recovery applies
+        except Exception as exc:
+            log.exception("hl7 message %s: internal error", message_id)
+            reason = f"internal error while applying the message: {type(exc).__name__}: {exc}"
+            raise _Restart(n, ("AE", reason, "207", "")) from exc
+        audit.extend(ctx.audit)
+        ack = build_ack("AA", h, text=warnings, error_code="0", severity="W")
+        return Result(item.source, item.index, "AA", applied.status, None, ack, h, message_id, x, applied, note)
+
+    def _extract_quietly(self, text: str, header: Header) -> Extracted | None:
+        try:
+            return extract(Hl7Message(text, header), self.zone)
+        except Unparseable:
+            return None
+
+    def _stored(self, message_id: int, header: Header, item: Incoming) -> Result:
+        """Someone else (recovery, another listener) processed this row first: answer with its outcome."""
+        row = hl7_messages(actor=self.actor).filter(pk=message_id).values_list("status", "ack_code", "error").first()
+        status, code, error = row if row else (S.ACCEPTED, "AA", "")
+        code = code or "AA"
+        return Result(item.source, item.index, code, status, error if code != "AA" else None,
+                      build_ack(code, header, text=error if code != "AA" else ""), header, message_id)
+
+    def _check_new_patient(self, x: Extracted, applied: Applied) -> None:
+        """Two listeners can create the same new patient at once (PostgreSQL); the identifiers of the second
+        are then held by the first: retry, and this time the identifier match finds the patient."""
+        if applied.patient_id is None or x.patient is None or not x.patient.matchable or x.event == "A40":
+            return
+        owners = patient_ids_by_identifiers(actor=self.actor,
+                                            identifiers=[(i.system, i.value) for i in x.patient.matchable])
+        if any(pid != applied.patient_id for pid in owners.values()):
+            raise _Retry
+
+    # ---- rejections -----------------------------------------------------------------------------------------
+    def _reject_unread(self, item: Incoming, reason: str, code: str = "100", location: str = "",
+                       header: Header | None = None) -> Result:
+        with transaction.atomic():
+            message_id = store_hl7_message(organization_id=self.organization_id,
+                                           header=header.as_store_fields() if header else {}, raw=item.text,
+                                           source=item.source, status=S.REJECTED, ack_code="AR", error=reason)
+            self._quarantine(item, reason, header)
+        ack = build_ack("AR", header, text=reason, error_code=code, location=location)
+        return Result(item.source, item.index, "AR", S.REJECTED, reason, ack, header, message_id)
+
+    def _reject(self, s: _Stored, ack_code: str, reason: str, code: str, location: str = "") -> Result:
+        set_hl7_message_outcome(message_id=s.message_id, status=S.REJECTED, ack_code=ack_code, error=reason)
+        self._quarantine(s.item, reason, s.header)
+        ack = build_ack(ack_code, s.header, text=reason, error_code=code, location=location)
+        return Result(s.item.source, s.item.index, ack_code, S.REJECTED, reason, ack, s.header, s.message_id,
+                      later=lambda: self._extract_quietly(s.item.text, s.header))
+
+    def _quarantine(self, item: Incoming, reason: str, header: Header | None) -> None:
+        location = f"MSH-10 {header.control_id}" if header and header.control_id else f"message {item.index}"
+        quarantine(organization_id=self.organization_id, channel="hl7v2", source_name=item.source, location=location,
+                   reason=reason, raw=item.text, resource_type=header.message_type if header else "")
+
+    # ---- recovery -------------------------------------------------------------------------------------------
+    def recover_pending(self) -> int:
+        """Apply messages stored but never processed (the process died between storing and applying)."""
+        rows = list(hl7_messages(actor=self.actor, status=S.RECEIVED).order_by("pk").values_list("pk", "raw", "source"))
+        for start in range(0, len(rows), self.batch_size):
+            batch: list[_Stored] = []
+            for pk, raw, source in rows[start : start + self.batch_size]:
+                item = Incoming(raw, source)
+                try:
+                    batch.append(_Stored(0, read_header(raw), item, pk))
+                except Unparseable as exc:
+                    with transaction.atomic():
+                        self._reject(_Stored(0, _blank_header(), item, pk), "AR", exc.reason, exc.code)
+            if batch:
+                self._apply_batch(batch)
+        return len(rows)
+
+
+class _Restart(Exception):
+    """Roll the batch back; run it again with message ``args[0]``'s outcome set to ``args[1]``."""
+
+
+def _blank_header() -> Header:
+    return Header("|", "^~\\&", "", "", "", "", "", "", "", "", "", "", "")
+
+
+class MllpHandler:
+    """The listener's handler (``careloop.interop.mllp.server.BatchHandler``), called in the server's worker thread.
+
+    Group commit: the server hands over every frame waiting on any connection as one batch; they are stored
+    and applied together (``Hl7Inbox.receive_batch``), so the commits and the audit-chain update are paid once
+    per batch. Each message still gets its own ACK, built after the commit.
+    """
+
+    def __init__(self, inbox: Hl7Inbox) -> None:
+        self.inbox = inbox
+
+    def handle_batch(self, items: list[tuple[bytes, str]]) -> list[bytes]:
+        incoming = [self.inbox.frame_to_incoming(payload, f"mllp {peer}") for payload, peer in items]
+        return [r.ack for r in self._receive(incoming)]
+
+    def handle(self, payload: bytes, peer: str) -> bytes:
+        return self.handle_batch([(payload, peer)])[0]
+
+    def oversized(self, head: bytes, nbytes: int, peer: str) -> bytes | None:
+        reason = f"message of {nbytes} bytes exceeds the size limit; only its first {len(head)} bytes were kept"
+        return self._receive([Incoming(normalize(decode(head)), f"mllp {peer}", 1, reason)])[0].ack
+
+    def close_thread(self) -> None:
+        connections.close_all()
+
+    def _receive(self, incoming: list[Incoming]) -> list[Result]:
+        try:
+            return self.inbox.receive_batch(incoming)
+        except DatabaseError:
+            connections.close_all()  # the next batch opens a fresh connection
+            raise

@@ -1,0 +1,75 @@
+"""Resolving a patient-match review: a person says which patient a held message is about (or that it is a new
+patient); the held message is then applied, and so are other held messages for the same identifiers that now
+match with certainty (in the order they arrived)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from careloop.core import clock
+from careloop.core.actor import Actor
+from careloop.core.errors import Conflict, NotFound
+from careloop.interop.hl7v2.adt import Context, apply_message, finish
+from careloop.interop.hl7v2.extract import extract
+from careloop.interop.hl7v2.matching import Match, match_patient
+from careloop.interop.hl7v2.parse import Hl7Message, read_header
+from careloop.registry.choices import Hl7MessageStatus as S
+from careloop.registry.choices import MatchReviewStatus
+from careloop.registry.selectors import hl7_messages, patient_by_id, patient_match_reviews, surviving_patient_id
+from careloop.registry.services import close_patient_match_review, set_hl7_message_outcome
+
+
+@dataclass
+class Resolution:
+    patient_id: int
+    applied_messages: list[int]
+
+
+def resolve_match_review(*, review_id: int, patient_id: int | None, actor: Actor, time_zone: str | None = None
+                         ) -> Resolution:
+    """Apply the held message of review ``review_id`` to ``patient_id`` (None: create a new patient)."""
+    zone = clock.clinic_zone(time_zone)
+    review = patient_match_reviews(actor=actor, status=MatchReviewStatus.OPEN).filter(pk=review_id).first()
+    if review is None:
+        raise NotFound("no open match review with that id")
+    if patient_id is not None:
+        patient_by_id(actor=actor, patient_id=patient_id)  # exists, same organization
+        patient_id = surviving_patient_id(actor=actor, patient_id=patient_id)
+    applied: list[int] = []
+    with transaction.atomic():
+        message = hl7_messages(actor=actor, status=S.REVIEW).filter(pk=review.message_id).first()
+        if message is None:
+            raise Conflict("the held message is no longer waiting for review")
+        x = extract(Hl7Message(message.raw, read_header(message.raw)), zone)
+        ctx = Context(review.organization_id, actor, message.pk)
+        forced = Match(patient_id, "review") if patient_id is not None else Match(None, "new")
+        result = apply_message(x, ctx, match=forced)
+        assert result.patient_id is not None
+        set_hl7_message_outcome(message_id=message.pk, status=S.ACCEPTED, ack_code="AA", error=result.note,
+                                patient_id=result.patient_id)
+        close_patient_match_review(review_id=review.pk, patient_id=result.patient_id, actor=actor)
+        finish(ctx)
+        applied.append(message.pk)
+        chosen = result.patient_id
+        # Later held messages for the same identifiers: apply those that now match with certainty.
+        if review.match_key:
+            for other in patient_match_reviews(actor=actor).filter(match_key=review.match_key).order_by("message_id"):
+                held = hl7_messages(actor=actor, status=S.REVIEW).filter(pk=other.message_id).first()
+                if held is None:
+                    continue
+                hx = extract(Hl7Message(held.raw, read_header(held.raw)), zone)
+                if hx.patient is None:
+                    continue
+                match = match_patient(hx.patient, actor=actor)
+                if match.uncertain or match.patient_id is None:
+                    continue
+                hctx = Context(other.organization_id, actor, held.pk)
+                done = apply_message(hx, hctx, match=match)
+                set_hl7_message_outcome(message_id=held.pk, status=S.ACCEPTED, ack_code="AA", error=done.note,
+                                        patient_id=done.patient_id)
+                close_patient_match_review(review_id=other.pk, patient_id=match.patient_id, actor=actor)
+                finish(hctx)
+                applied.append(held.pk)
+    return Resolution(chosen, applied)

@@ -1,0 +1,174 @@
+"""The intake path: store first, idempotency, rejections with quarantine, recovery, match-review resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from careloop.clinics.tests.factories import make_org
+from careloop.interop.hl7v2.inbox import MllpHandler
+from careloop.interop.hl7v2.parse import normalize, read_header
+from careloop.interop.hl7v2.review import resolve_match_review
+from careloop.interop.hl7v2.tests.factories import actor, adt, inbox, receive
+from careloop.interop.mllp.client import ack_summary
+from careloop.registry.models import (
+    Encounter,
+    Patient,
+    PatientEvent,
+    PatientMatchReview,
+    QuarantinedInput,
+    RawHl7Message,
+)
+from careloop.registry.services import store_hl7_message
+from careloop.registry.tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_resending_the_same_control_id_is_acknowledged_but_not_applied_again() -> None:
+    org = make_org()
+    first, again = receive(org, adt("A01", "C1"), adt("A01", "C1"))
+    assert (first.ack_code, first.status) == ("AA", "accepted")
+    assert (again.ack_code, again.status) == ("AA", "duplicate")
+    assert ack_summary(again.ack)[:2] == ("AA", "C1")
+    assert Encounter.objects.count() == 1 and PatientEvent.objects.count() == 1
+    rows = list(RawHl7Message.objects.order_by("pk").values_list("status", "applied_at"))
+    assert rows[0][0] == "accepted" and rows[0][1] is not None and rows[1] == ("duplicate", None)
+
+
+def test_same_control_id_from_another_sender_is_a_new_message() -> None:
+    org = make_org()
+    receive(org, adt("A01", "C1", app="HIS"), adt("A01", "C1", app="OTHER", visit="V9"))
+    assert RawHl7Message.objects.filter(status="accepted").count() == 2
+
+
+def test_raw_message_and_header_are_kept() -> None:
+    org = make_org()
+    text = adt("A03", "C2", discharge="20260105083000-0500")
+    receive(org, text)
+    row = RawHl7Message.objects.get()
+    assert (row.sending_application, row.sending_facility, row.control_id, row.message_type, row.version) == (
+        "HIS", "GENHOSP", "C2", "ADT^A03", "2.5.1")
+    assert row.raw == normalize(text) and row.ack_code == "AA" and row.source == "test"
+    assert row.patient_id == Patient.objects.get().pk
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        ("PID|1||X^^^H^MR", "AR", "not MSH"),
+        ("MSH|^&&^|A|B|C|D|2026||ADT^A01|1|P|2.6", "AR", "differ"),
+        ("MSH|^~\\&|A|B|C|D|2026||ADT^A01|1|P|2.2", "AR", "not supported"),
+        ("", "AR", "empty"),
+        ("\x00\x01garbage", "AR", "not MSH"),
+    ],
+)
+def test_unparseable_input_is_rejected_ar_and_quarantined(text: str, code: str, words: str) -> None:
+    org = make_org()
+    [r] = receive(org, text)
+    assert (r.ack_code, r.status) == (code, "rejected") and words in (r.error or "")
+    assert ack_summary(r.ack)[0] == code and b"\rERR|" in r.ack
+    q = QuarantinedInput.objects.get()
+    assert (q.channel, q.organization_id) == ("hl7v2", org.pk) and words in q.reason
+    assert RawHl7Message.objects.get().status == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "location"),
+    [
+        (adt("A01", "E1", ids=""), "PID-3", "PID^1^3"),
+        (adt("A01", "E2", pid=False), "requires a PID", "PID"),
+        (adt("A03", "E3", pv1=False), "requires a PV1", "PV1"),
+        (adt("A03", "E4", discharge="2026-01-05"), "PV1-45", "PV1^1^45"),
+        (adt("A03", "E5", admit="20260105", discharge="20260101"), "before the admit", "PV1^1^45"),
+    ],
+)
+def test_semantically_wrong_messages_are_rejected_ae_and_quarantined(text: str, words: str, location: str) -> None:
+    org = make_org()
+    [r] = receive(org, text)
+    assert (r.ack_code, r.status) == ("AE", "rejected") and words in (r.error or "")
+    err = r.ack.decode().split("\r")[2]
+    assert err.startswith(f"ERR||{location}|")
+    assert QuarantinedInput.objects.get().location.startswith("MSH-10 E")
+    assert Patient.objects.count() == 0 and Encounter.objects.count() == 0  # nothing half-applied
+
+
+def test_a_rejected_message_can_be_fixed_and_resent_with_the_same_control_id() -> None:
+    org = make_org()
+    bad, good = receive(org, adt("A03", "F1", pv1=False), adt("A03", "F1", discharge="20260105083000-0500"))
+    assert (bad.ack_code, good.ack_code, good.status) == ("AE", "AA", "accepted")
+
+
+def test_several_messages_in_one_frame_are_refused() -> None:
+    org = make_org()
+    [r] = receive(org, adt("A01", "1") + adt("A03", "2"))
+    assert r.ack_code == "AR" and "one message per MLLP frame" in (r.error or "")
+
+
+def test_nul_bytes_are_kept_as_replacement_characters() -> None:
+    org = make_org()
+    [r] = inbox(org).ingest_text("MSH|^~\\&|A|B|C|D|2026||ADT^A01|N1|P|2.5\rPID|1||\x00X^^^H^MR", source="f")
+    assert r.ack_code == "AE" and "requires a PV1" in (r.error or "")
+    assert "\ufffd" in RawHl7Message.objects.get().raw
+
+
+def test_file_ingest_splits_on_msh_with_any_line_ending() -> None:
+    org = make_org()
+    text = adt("A01", "1").replace("\r", "\n") + adt("A03", "2", discharge="20260105083000-0500").replace("\r", "\r\n")
+    results = inbox(org).ingest_text("\ufeff" + text, source="file.hl7")
+    assert [(r.index, r.ack_code, r.status) for r in results] == [(1, "AA", "accepted"), (2, "AA", "accepted")]
+    assert Encounter.objects.get().status == "finished"
+
+
+def test_warnings_are_sent_with_aa() -> None:
+    org = make_org()
+    [r] = receive(org, adt("A01", "W1", dob="19481399"))
+    assert r.ack_code == "AA" and b"ERR||" in r.ack and b"|W|" in r.ack
+    assert "PID-7" in RawHl7Message.objects.get().error
+
+
+def test_internal_error_is_ae_and_the_message_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careloop.interop.hl7v2 import inbox as module
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(module, "apply_message", boom)
+    org = make_org()
+    [r] = receive(org, adt("A01", "X1"))
+    assert r.ack_code == "AE" and "disk on fire" in (r.error or "") and b"|207^" in r.ack
+    assert RawHl7Message.objects.get().status == "rejected" and QuarantinedInput.objects.count() == 1
+
+
+def test_stored_but_unprocessed_messages_are_recovered_once() -> None:
+    org = make_org()
+    text = normalize(adt("A01", "R1"))
+    store_hl7_message(organization_id=org.pk, header=read_header(text).as_store_fields(), raw=text, source="mllp")
+    assert inbox(org).recover_pending() == 1
+    assert RawHl7Message.objects.get().status == "accepted" and Encounter.objects.count() == 1
+    [resend] = receive(org, adt("A01", "R1"))  # the sender never got the ACK and resends
+    assert resend.status == "duplicate" and Encounter.objects.count() == 1
+    assert inbox(org).recover_pending() == 0
+
+
+def test_resolving_a_review_applies_the_held_messages_in_order() -> None:
+    import datetime as dt
+
+    org = make_org()
+    p = make_patient(org, "Doe", "Janet", birth_date=dt.date(1948, 3, 12), sex="female")
+    held = receive(org, adt("A01", "H1", mrn="H-9"), adt("A03", "H2", mrn="H-9", discharge="20260105083000-0500"))
+    assert [r.status for r in held] == ["review", "review"]
+    first = PatientMatchReview.objects.order_by("pk").first()
+    assert first is not None
+    res = resolve_match_review(review_id=first.pk, patient_id=p.pk, actor=actor(org), time_zone=org.time_zone)
+    assert res.patient_id == p.pk and len(res.applied_messages) == 2
+    assert Encounter.objects.get().status == "finished" and Encounter.objects.get().patient_id == p.pk
+    assert set(PatientMatchReview.objects.values_list("status", flat=True)) == {"resolved"}
+    assert set(RawHl7Message.objects.values_list("status", flat=True)) == {"accepted"}
+
+
+def test_mllp_handler_answers_oversized_messages_with_ar() -> None:
+    org = make_org()
+    handler = MllpHandler(inbox(org))
+    ack = handler.oversized(adt("A01", "BIG").encode()[:200], 20_000_000, "1.2.3.4:5")
+    assert ack is not None and ack_summary(ack)[:2] == ("AR", "BIG")
+    assert "exceeds the size limit" in QuarantinedInput.objects.get().reason

@@ -1,0 +1,52 @@
+"""The evaluation context a measure's logic runs in: one patient's data, the measurement period, value sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from careloop.quality.engine.fhir import Code, PatientData
+from careloop.quality.engine.period import MeasurementPeriod, Span
+from careloop.quality.engine.valuesets import ValueSetIndex
+
+T = TypeVar("T")
+
+VSAC = "http://cts.nlm.nih.gov/fhir/ValueSet/"
+
+
+def vsac(oid: str) -> str:
+    """The canonical URL of a VSAC value set."""
+    return VSAC + oid
+
+
+@dataclass
+class Context:
+    data: PatientData
+    period: MeasurementPeriod
+    valuesets: ValueSetIndex
+    _memo: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.mp: Span = self.period.span
+
+    def vs(self, url: str) -> frozenset[Code]:
+        return self.valuesets[url]
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """A definition evaluated once per patient (shared libraries referenced from several populations)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
+
+    def age_at_end(self) -> int | None:
+        """``AgeInYearsAt(date from end of "Measurement Period")``."""
+        return self.data.age_on(self.period.last)
+
+    def age_at_start(self) -> int | None:
+        """``AgeInYearsAt(date from start of "Measurement Period")``."""
+        return self.data.age_on(self.period.first)
+
+    def age_on(self, day: dt.date | None) -> int | None:
+        return self.data.age_on(day) if day is not None else None

@@ -1,0 +1,256 @@
+"""Task reads: the queue, a patient's open tasks, workload per staff member, assignment candidates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.utils.module_loading import import_string
+
+from careloop.accounts import rules as access
+from careloop.accounts.models import User
+from careloop.clinics.models import CareTeamMember, Organization
+from careloop.core import clock
+from careloop.core.errors import NotFound
+from careloop.programs import selectors as programs
+from careloop.worklist.choices import OPEN_STATUSES, RiskTier
+from careloop.worklist.models import CareTask, Notification, StaffAbsence, TaskEvent
+from careloop.worklist.rules.assignment import DEFAULT_CAPACITY, Candidate
+
+QUEUE_FIELDS = (
+    "id",
+    "patient_id",
+    "patient__family",
+    "patient__given",
+    "task_type",
+    "reason",
+    "status",
+    "due_at",
+    "deadline_at",
+    "priority",
+    "priority_explanation",
+    "at_risk",
+    "escalation_level",
+    "program",
+    "assigned_user_id",
+    "assigned_role",
+    "source_type",
+    "source_id",
+    "snoozed_until",
+)
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    task_type: str = ""
+    program: str = ""
+    due_before: dt.datetime | None = None
+    patient_id: int | None = None
+    patient_name: str = ""  # prefix of "family given", lower case
+    status: str = ""  # "" = the queue (requested, ready, in-progress); or one status, e.g. on-hold
+    include_snoozed: bool = False
+
+
+def queue(
+    *,
+    organization_id: int,
+    user_id: int | None,
+    now: dt.datetime,
+    filters: QueueFilters = QueueFilters(),  # noqa: B008 - frozen dataclass
+    role: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of ``user_id``'s tasks (None: unassigned tasks, optionally for ``role``) in priority order.
+
+    Returns (rows, has_more). The default (queued statuses, not snoozed) is one range scan of
+    ``task_queue_idx``; only the listed columns are read.
+    """
+    qs = CareTask.objects.filter(organization_id=organization_id, assigned_user_id=user_id)
+    qs = qs.filter(status=filters.status) if filters.status else qs.filter(in_queue=True)
+    if user_id is None and role:
+        qs = qs.filter(assigned_role=role)
+    if not filters.include_snoozed:
+        qs = qs.filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+    if filters.task_type:
+        qs = qs.filter(task_type=filters.task_type)
+    if filters.program:
+        qs = qs.filter(program=filters.program)
+    if filters.due_before is not None:
+        qs = qs.filter(due_at__lt=filters.due_before)
+    if filters.patient_id is not None:
+        qs = qs.filter(patient_id=filters.patient_id)
+    if filters.patient_name.strip():
+        name = " ".join(filters.patient_name.lower().replace(",", " ").split())
+        qs = qs.filter(patient__search_name__startswith=name)
+    limit = min(max(limit, 1), MAX_PAGE)
+    offset = max(offset, 0)
+    rows = list(qs.order_by("-priority", "due_at", "id").values(*QUEUE_FIELDS)[offset : offset + limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def task_by_id(*, organization_id: int, task_id: int) -> CareTask:
+    task = CareTask.objects.filter(organization_id=organization_id, pk=task_id).select_related("patient").first()
+    if task is None:
+        raise NotFound("task not found")
+    return task
+
+
+def task_events(*, organization_id: int, task_id: int) -> QuerySet[TaskEvent]:
+    return TaskEvent.objects.filter(organization_id=organization_id, task_id=task_id).order_by("at", "pk")
+
+
+def patient_open_tasks(*, organization_id: int, patient_id: int) -> QuerySet[CareTask]:
+    return (
+        CareTask.objects.filter(
+            organization_id=organization_id, patient_id=patient_id, status__in=sorted(OPEN_STATUSES)
+        )
+        .select_related("assigned_user")
+        .order_by("-priority", "due_at", "id")
+    )
+
+
+def risk_tiers(*, organization_id: int, patient_ids: Iterable[int]) -> dict[int, str]:
+    """patient id -> risk tier. The risk app does not exist yet: ``settings.WORKLIST_RISK_TIER_PROVIDER`` may
+    name a callable ``(organization_id=..., patient_ids=[...]) -> {patient_id: tier}``; patients it does not
+    return (or every patient, with no provider) are "moderate"."""
+    ids = list(patient_ids)
+    found: dict[int, str] = {}
+    path = getattr(settings, "WORKLIST_RISK_TIER_PROVIDER", "")
+    if path and ids:
+        found = dict(import_string(path)(organization_id=organization_id, patient_ids=ids))
+    return {pid: found.get(pid, RiskTier.MODERATE) if found.get(pid) in RiskTier.values else RiskTier.MODERATE
+            for pid in ids}
+
+
+def caseloads(*, organization_id: int, user_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """user id -> distinct patients with queued tasks assigned to them."""
+    qs = CareTask.objects.filter(organization_id=organization_id, in_queue=True, assigned_user__isnull=False)
+    if user_ids is not None:
+        qs = qs.filter(assigned_user_id__in=list(user_ids))
+    rows = qs.values("assigned_user_id").annotate(n=Count("patient_id", distinct=True))
+    return {r["assigned_user_id"]: r["n"] for r in rows}
+
+
+def absent_user_ids(*, organization_id: int, on: dt.date) -> set[int]:
+    return set(
+        StaffAbsence.objects.filter(organization_id=organization_id, start__lte=on, end__gte=on).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def assignment_candidates(
+    *, organization_id: int, on: dt.date, roles: Iterable[str] | None = None, user_ids: Iterable[int] | None = None
+) -> list[Candidate]:
+    """Active clinical staff (optionally of ``roles`` or with ``user_ids``) with capacity, caseload and
+    whether they are away on ``on``."""
+    users = User.objects.filter(organization_id=organization_id, is_active=True, role__in=sorted(access.CLINICAL))
+    if roles is not None:
+        users = users.filter(role__in=list(roles))
+    if user_ids is not None:
+        users = users.filter(pk__in=list(user_ids))
+    people = list(users.values_list("pk", "role", "username", "first_name", "last_name"))
+    ids = [p[0] for p in people]
+    capacity: dict[int, int] = {}
+    teams: dict[int, set[int]] = {}
+    for uid, team_id, cap in CareTeamMember.objects.filter(
+        organization_id=organization_id, user_id__in=ids, is_active=True
+    ).values_list("user_id", "team_id", "capacity"):
+        capacity[uid] = max(capacity.get(uid, 0), cap)
+        teams.setdefault(uid, set()).add(team_id)
+    loads = caseloads(organization_id=organization_id, user_ids=ids)
+    away = absent_user_ids(organization_id=organization_id, on=on)
+    return [
+        Candidate(
+            user_id=uid,
+            role=role,
+            capacity=capacity.get(uid, DEFAULT_CAPACITY),
+            caseload=loads.get(uid, 0),
+            away=uid in away,
+            team_ids=frozenset(teams.get(uid, ())),
+            name=f"{first} {last}".strip() or username,
+        )
+        for uid, role, username, first, last in people
+    ]
+
+
+@dataclass
+class WorkloadRow:
+    user_id: int | None
+    name: str
+    role: str
+    capacity: int
+    caseload: int
+    open_tasks: int
+    overdue: int
+    at_risk: int
+    panel: int
+    away: bool
+    supervisor_id: int | None = None
+    load_pct: int = field(default=0)
+
+
+def team_workload(
+    *, organization_id: int, now: dt.datetime, today: dt.date, user_ids: Iterable[int] | None = None
+) -> list[WorkloadRow]:
+    """Per staff member: caseload vs capacity, queued/overdue/at-risk tasks, designated panel, away today.
+    The last row (user_id None) counts the unassigned tasks."""
+    candidates = {c.user_id: c for c in assignment_candidates(organization_id=organization_id, on=today,
+                                                                user_ids=user_ids)}
+    supervisors = dict(
+        User.objects.filter(pk__in=list(candidates)).values_list("pk", "supervisor_id")
+    )
+    stats = (
+        CareTask.objects.filter(organization_id=organization_id, in_queue=True)
+        .values("assigned_user_id")
+        .annotate(
+            n=Count("id"),
+            overdue=Sum(Case(When(due_at__lt=now, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            risky=Sum(Case(When(at_risk=True, then=Value(1)), default=Value(0), output_field=IntegerField())),
+            latest=Max("due_at"),
+        )
+    )
+    by_user: dict[int | None, dict[str, Any]] = {r["assigned_user_id"]: dict(r) for r in stats}
+    panels = programs.designated_patient_counts(organization_id=organization_id, on=today)
+    rows = []
+    for uid, c in sorted(candidates.items(), key=lambda kv: (kv[1].role, kv[1].name, kv[0])):
+        s = by_user.get(uid) or {}
+        rows.append(
+            WorkloadRow(uid, c.name, c.role, c.capacity, c.caseload, s.get("n", 0), s.get("overdue") or 0,
+                        s.get("risky") or 0, panels.get(uid, 0), c.away, supervisors.get(uid),
+                        round(100 * c.caseload / max(c.capacity, 1)))
+        )
+    if user_ids is None:
+        s = by_user.get(None) or {}
+        rows.append(WorkloadRow(None, "Unassigned", "", 0, 0, s.get("n", 0), s.get("overdue") or 0,
+                                s.get("risky") or 0, 0, False))
+    return rows
+
+
+def notifications_for(*, organization_id: int, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
+    qs = Notification.objects.filter(organization_id=organization_id, user_id=user_id)
+    if unread_only:
+        qs = qs.filter(read_at__isnull=True)
+    return qs.select_related("task").order_by("-created_at", "-pk")
+
+
+def organization_zone(organization_id: int) -> ZoneInfo:
+    """The clinic's time zone (what "today" and "this month" mean for it)."""
+    tz = Organization.objects.filter(pk=organization_id).values_list("time_zone", flat=True).first()
+    if tz is None:
+        raise NotFound("organization not found")
+    return clock.clinic_zone(tz)
+
+
+def upcoming_absences(*, organization_id: int, today: dt.date, user_id: int | None = None) -> QuerySet[StaffAbsence]:
+    qs = StaffAbsence.objects.filter(organization_id=organization_id, end__gte=today)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    return qs.select_related("user").order_by("start", "pk")

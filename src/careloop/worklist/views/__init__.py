@@ -1,0 +1,1 @@
+"""Worklist UI views (templates in templates/worklist/)."""

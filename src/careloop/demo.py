@@ -53,9 +53,12 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
     from careloop.clinics.models import Organization
 
     org = Organization.objects.filter(slug=DEMO_SLUG).first()
+    fresh = org is None
     if org is None:
         org = _setup_clinic(patients=patients, seed=seed)
     logins = _reset_logins(org)
+    if fresh:
+        _seed_workload(org)
     print("\nLogins (passwords are new on every `careloop demo` run):")
     for username, role, password in logins:
         print(f"  {role:16} {username:16} {password}")
@@ -140,6 +143,42 @@ def _setup_clinic(*, patients: int, seed: int) -> Organization:
     created = sum(c["created"] for c in summary.as_json().values())
     print(f"imported {created} resources ({len(summary.rejections)} rejected)", flush=True)
     return org
+
+
+def _seed_workload(org: Organization) -> None:
+    """Give the care team a panel: the most complex patients get a designated care-team member (continuity),
+    then the month's recurring rules fill the queues."""
+    from django.db.models import Count
+
+    from careloop.accounts.models import User
+    from careloop.core.actor import Actor
+    from careloop.programs.services import designate_care_member
+    from careloop.registry.models import Condition
+    from careloop.worklist.services.recurring import run_recurring
+
+    actor = Actor.system(org.pk, "careloop demo")
+    members = {u.username: u.pk for u in User.objects.filter(organization=org)}
+    coordinators = [members["coord.lopez"], members["coord.james"], members["nurse.kim"], members["chw.okafor"]]
+    complex_patients = list(
+        Condition.objects.filter(organization=org, clinical_status="active")
+        .exclude(icd10="")
+        .values("patient_id")
+        .annotate(n=Count("icd10", distinct=True))
+        .filter(n__gte=3)
+        .order_by("-n", "patient_id")
+        .values_list("patient_id", flat=True)[:240]
+    )
+    bh_patients = set(
+        Condition.objects.filter(organization=org, clinical_status="active", icd10__startswith="F3",
+                                 patient_id__in=complex_patients).values_list("patient_id", flat=True)
+    )
+    for i, patient_id in enumerate(complex_patients):
+        user_id = members["bh.nguyen"] if patient_id in bh_patients and i % 3 == 0 else coordinators[i % 4]
+        designate_care_member(organization_id=org.pk, patient_id=patient_id, user_id=user_id, actor=actor)
+    results = run_recurring()
+    created = sum(r.created for r in results.values())
+    print(f"designated care-team members for {len(complex_patients)} complex patients; "
+          f"{created} monthly check-in tasks queued", flush=True)
 
 
 def _npi(n: int) -> str:

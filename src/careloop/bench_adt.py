@@ -30,16 +30,17 @@ from careloop.interop.mllp.client import ack_summary, send_reliably
 ORG = "bench-adt"
 
 
-def build_messages(n: int, seed: int = 5) -> list[list[bytes]]:
+def build_messages(n: int, seed: int = 5, prefix: str = "") -> list[list[bytes]]:
     """``n`` messages: an A01 then an A03 per stay, one stay per patient, in per-patient order."""
     rng = random.Random(seed)
     stays: list[list[bytes]] = []
     for i in range(n // 2):
-        mrn, visit = f"B{i:07d}", f"V{i:07d}"
+        mrn, visit = f"B{prefix}{i:07d}", f"V{prefix}{i:07d}"
         dob = f"19{rng.randint(25, 60)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         admit = f"202601{rng.randint(1, 20):02d}{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}00-0500"
         discharge = f"202601{rng.randint(21, 28):02d}1000-0500"
-        pid = f"PID|1||{mrn}^^^GENHOSP^MR||PATIENT{i}^GIVEN{i}^Q||{dob}|{rng.choice('FM')}|||1 MAIN ST^^TOWN^OH^44000"
+        pid = (f"PID|1||{mrn}^^^GENHOSP^MR||PATIENT{prefix}{i}^GIVEN{i}^Q||{dob}|{rng.choice('FM')}|||"
+               "1 MAIN ST^^TOWN^OH^44000")
         pv1 = ("PV1|1|I|4W^4{0:02d}^A^GENHOSP||||1234^SMITH^JOHN^^^DR|||MED|||||||||{1}^^^GENHOSP^VN"
                + "|" * 17 + "{2}" + "|" * 8 + "{3}|{4}")
         for event, control, end, disp in (("A01", f"{visit}-1", "", ""), ("A03", f"{visit}-3", discharge, "01")):

@@ -45,22 +45,30 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield orjson.loads(line)
 
 
+def _linked(path: Path) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    for resource in _lines(path):
+        yield _patient_of(resource), resource
+
+
 def patients_from_ndjson(folder: Path) -> Iterator[list[dict[str, Any]]]:
-    """Each patient's resources, read in step from per-type NDJSON files written patient by patient."""
-    readers: list[tuple[Iterator[dict[str, Any]], list[dict[str, Any] | None]]] = []
+    """Each patient's resources, read in step from per-type NDJSON files written patient by patient.
+    Resources that belong to no patient (organizations, practitioners) are skipped."""
+    done: tuple[str | None, dict[str, Any]] = (None, {})
+    readers: list[tuple[Iterator[tuple[str | None, dict[str, Any]]], list[tuple[str | None, dict[str, Any]]]]] = []
     for path in sorted(folder.glob("*.ndjson")):
-        if path.stem == "Patient":
-            continue
-        stream = _lines(path)
-        readers.append((stream, [next(stream, None)]))
+        if path.stem != "Patient":
+            stream = _linked(path)
+            readers.append((stream, [next(stream, done)]))
     for patient in _lines(folder / "Patient.ndjson"):
         pid = patient.get("id")
         resources = [patient]
         for stream, head in readers:
-            while head[0] is not None and _patient_of(head[0]) in (pid, None):
-                if _patient_of(head[0]) == pid:
-                    resources.append(head[0])
-                head[0] = next(stream, None)
+            owner, resource = head[0]
+            while resource and owner in (pid, None):
+                if owner == pid:
+                    resources.append(resource)
+                head[0] = next(stream, done)
+                owner, resource = head[0]
         yield resources
 
 

@@ -354,9 +354,15 @@ def _valueset_index(folder: str | None, urls: tuple[str, ...]) -> Any:
 
         return ValueSetIndex.from_folder(Path(folder))
     _django()
+    from django.db import DatabaseError
+
     from careloop.quality.selectors import valueset_index
 
-    return valueset_index(urls)
+    try:
+        return valueset_index(urls)
+    except DatabaseError as exc:
+        raise SystemExit(f"careloop: cannot read value sets from the database ({exc}); run `careloop migrate` and "
+                         "`careloop valuesets load DIR`, or pass --valuesets DIR") from None
 
 
 def cmd_quality_eval_bundle(args: argparse.Namespace) -> int:

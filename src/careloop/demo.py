@@ -156,6 +156,10 @@ def _seed_workload(org: Organization) -> None:
     from careloop.registry.models import Condition
     from careloop.worklist.services.recurring import run_recurring
 
+    from careloop.risk.tasks import refresh_all
+
+    refresh_all(incremental=False)
+    print("risk tiers computed for the whole panel", flush=True)
     actor = Actor.system(org.pk, "careloop demo")
     members = {u.username: u.pk for u in User.objects.filter(organization=org)}
     coordinators = [members["coord.lopez"], members["coord.james"], members["nurse.kim"], members["chw.okafor"]]

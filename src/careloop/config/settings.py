@@ -184,3 +184,6 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Task priority takes each patient's risk tier from the risk app.
+WORKLIST_RISK_TIER_PROVIDER = "careloop.risk.selectors.risk_tiers"

@@ -80,6 +80,21 @@ def insert_rows(
         cursor.executemany(sql, rows)
 
 
+def update_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE rows by id: each row is the new values of ``columns`` (field names), then the id."""
+    if not rows:
+        return
+    fields, adapters = _row_fields(model)
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(str(fields[c].column))} = %s" for c in columns)
+    sql = f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608 - names from model metadata
+    adapt = [adapters[c] for c in columns]
+    prepared = [[a(v) if a is not None and v is not None else v for a, v in zip(adapt, row, strict=False)]
+                + [row[-1]] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+
+
 _ROW_FIELDS: dict[type[models.Model], tuple[dict[str, models.Field[Any, Any]], dict[str, Adapter]]] = {}
 
 

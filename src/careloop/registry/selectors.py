@@ -360,6 +360,15 @@ def accepted_hl7_messages(*, actor: Actor, control_ids: list[str]) -> dict[tuple
     return {(a, f, c): (pk, h) for a, f, c, pk, h in rows}
 
 
+def hl7_message_statuses(*, actor: Actor, ids: list[int], lock: bool = False) -> dict[int, str]:
+    """Status of stored messages; ``lock`` (PostgreSQL) holds their rows until the transaction ends."""
+    if not ids:
+        return {}
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"SELECT id, status FROM {_table(RawHl7Message)} WHERE organization_id = %s AND id IN ({marks})"  # noqa: S608
+    return {pk: status for pk, status in _fetch(sql + (" FOR UPDATE" if lock else ""), [_org(actor), *ids])}
+
+
 def hl7_messages(*, actor: Actor, status: str = "") -> QuerySet[RawHl7Message]:
     qs = RawHl7Message.objects.filter(organization_id=_org(actor))
     return (qs.filter(status=status) if status else qs).order_by("-received_at", "-pk")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows, write_row
+from careloop.core.db import insert_rows, update_rows, write_row
 from careloop.registry.choices import MODELED_TYPES, Hl7MessageStatus, MatchReviewStatus
 from careloop.registry.models import (
     AllergyIntolerance,
@@ -399,15 +399,12 @@ def store_hl7_message(*, organization_id: int, header: dict[str, str], raw: str,
     })
 
 
-def set_hl7_message_outcome(*, message_id: int, status: str, ack_code: str, error: str = "",
-                            patient_id: int | None = None, only_if: str | None = None) -> bool:
-    """Record what became of a message; with ``only_if``, only when its status still is that (False if not)."""
-    fields: dict[str, Any] = {"status": status, "ack_code": ack_code, "error": error}
-    if status == Hl7MessageStatus.ACCEPTED:
-        fields["applied_at"] = timezone.now()
-    if patient_id is not None:
-        fields["patient"] = patient_id
-    return bool(write_row(RawHl7Message, fields, message_id, only_if))
+def set_hl7_message_outcomes(outcomes: Sequence[tuple[int, str, str, str, int | None]]) -> None:
+    """What became of messages: (id, status, ack code, error or note, patient id), one statement for all."""
+    now = timezone.now()
+    update_rows(RawHl7Message, ["status", "ack_code", "error", "patient", "applied_at", "updated_at"],
+                [(status, ack, error[:10000], patient_id, now if status == Hl7MessageStatus.ACCEPTED else None, now, pk)
+                 for pk, status, ack, error, patient_id in outcomes])
 
 
 def lock_patient(*, patient_id: int) -> None:
@@ -441,12 +438,13 @@ def save_encounter(*, organization_id: int, patient_id: int, encounter_id: int |
     return encounter_id
 
 
-def record_patient_event(*, organization_id: int, patient_id: int, event_type: str, occurred_at: Any,
-                         encounter_id: int | None = None, message_id: int | None = None, summary: str = "") -> int:
-    return write_row(PatientEvent, {
-        "organization": organization_id, "patient": patient_id, "encounter": encounter_id,
-        "event_type": event_type[:40], "occurred_at": occurred_at, "message": message_id, "summary": summary[:300],
-    })
+def record_patient_events(rows: Sequence[dict[str, Any]]) -> None:
+    """Timeline entries (``PatientEvent`` field values), one statement for all."""
+    if rows:
+        now = timezone.now()
+        names = list(rows[0])
+        insert_rows(PatientEvent, ["created_at", "updated_at", *names],
+                    [(now, now, *(r[n] for n in names)) for r in rows])
 
 
 def open_patient_match_review(*, organization_id: int, message_id: int, reason: str, candidates: list[dict[str, Any]],

@@ -44,8 +44,15 @@ class Job:
     run: Callable[[dt.datetime], dict[str, Any]]
 
 
+def risk_refresh_job(now: dt.datetime) -> dict[str, Any]:
+    from careloop.risk.tasks import refresh_all
+
+    return {"risk_runs": refresh_all(incremental=True)}
+
+
 JOBS: tuple[Job, ...] = (
     Job("worklist.escalate", every_minutes(5), tasks.escalate_job),
+    Job("risk.refresh", daily, risk_refresh_job),  # before the recurring rules, so new tasks see fresh tiers
     Job("worklist.recurring", daily, tasks.recurring_job),
 )
 

@@ -44,7 +44,7 @@ from careloop.registry.services import (
     lock_patient,
     merge_patients,
     open_patient_match_review,
-    record_patient_event,
+    record_patient_events,
     save_encounter,
     save_patient,
 )
@@ -73,10 +73,15 @@ class Invalid(Exception):
 
 @dataclass
 class Context:
+    """One message being applied. ``audit`` and ``timeline`` may be shared by the messages of a batch: the
+    caller writes them (``finish``) in the same transaction, after the batch."""
+
     organization_id: int
     actor: Actor
     message_id: int
     audit: list[EventSpec] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # PatientEvent rows
+    changes: dict[str, Any] = field(default_factory=dict)  # what this message changed: its audit detail
 
 
 @dataclass
@@ -144,20 +149,31 @@ def apply_message(x: Extracted, ctx: Context, *, match: Match | None = None) -> 
     if visit is not None:
         encounter_id = _apply_visit(x, visit, pid, event, ctx)
     summary = f"{NAMES.get(event, x.header.message_type)}: {x.header.sending_facility or x.header.sending_application}"
-    record_patient_event(
-        organization_id=ctx.organization_id, patient_id=pid, encounter_id=encounter_id,
-        event_type=x.header.message_type or event, occurred_at=x.event_time.at if x.event_time else None,
-        message_id=ctx.message_id, summary=summary,
-    )
-    ctx.audit.append(EventSpec("hl7.message_applied", pid, "RawHl7Message", str(ctx.message_id),
-                               detail={"type": x.header.message_type, "match": match.how, "encounter": encounter_id}))
+    _on_timeline(x, ctx, pid, encounter_id, summary)
+    _audit(x, ctx, pid, match=match.how)
     return Applied("accepted", pid, encounter_id)
 
 
+def _on_timeline(x: Extracted, ctx: Context, patient_id: int, encounter_id: int | None, summary: str) -> None:
+    ctx.timeline.append({
+        "organization": ctx.organization_id, "patient": patient_id, "encounter": encounter_id,
+        "event_type": (x.header.message_type or x.event)[:40], "message": ctx.message_id, "summary": summary[:300],
+        "occurred_at": x.event_time.at if x.event_time else None,
+    })
+
+
+def _audit(x: Extracted, ctx: Context, patient_id: int | None, **detail: Any) -> None:
+    """One audit event per applied message, saying everything it changed."""
+    ctx.audit.append(EventSpec("hl7.message_applied", patient_id, "RawHl7Message", str(ctx.message_id),
+                               detail={"type": x.header.message_type, **detail, **ctx.changes}))
+
+
 def finish(ctx: Context) -> None:
-    """Write the message's audit events (one batch, same transaction)."""
+    """Write the timeline rows and audit events collected in ``ctx`` (in the caller's transaction)."""
+    record_patient_events(ctx.timeline)
     record_events(actor=ctx.actor, organization_id=ctx.organization_id, events=ctx.audit)
-    ctx.audit = []
+    ctx.timeline.clear()
+    ctx.audit.clear()
 
 
 def match_key(data: PatientData) -> str:
@@ -181,8 +197,7 @@ def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> 
     fields = _patient_fields(data)
     if match.patient_id is None:
         pid = save_patient(organization_id=ctx.organization_id, patient_id=None, fields=fields, identifiers=new_ids)
-        ctx.audit.append(EventSpec("registry.patient_created", pid, "Patient", str(pid),
-                                   detail={"source": "hl7v2", "message": ctx.message_id}))
+        ctx.changes["patient_created"] = pid
         return pid
     pid = match.patient_id  # identifier matches already lead to the surviving patient
     current = match.current or patient_fields(actor=ctx.actor, patient_id=pid)
@@ -195,9 +210,7 @@ def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> 
         changes.setdefault("given", current["given"])
     if changes or new_ids:
         save_patient(organization_id=ctx.organization_id, patient_id=pid, fields=changes, identifiers=new_ids)
-        ctx.audit.append(EventSpec("registry.patient_updated", pid, "Patient", str(pid),
-                                   detail={"fields": sorted(changes), "identifiers_added": len(new_ids),
-                                           "message": ctx.message_id}))
+        ctx.changes.update(patient_fields_changed=sorted(changes), identifiers_added=len(new_ids))
     return pid
 
 
@@ -256,9 +269,7 @@ def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: C
     encounter_id = save_encounter(organization_id=ctx.organization_id, patient_id=patient_id,
                                   encounter_id=enc.pk if enc is not None else None, fields=fields)
     if fields:
-        ctx.audit.append(EventSpec("registry.encounter_saved", patient_id, "Encounter", str(encounter_id),
-                                   detail={"event": event, "status": status, "was": old,
-                                           "fields": sorted(fields), "message": ctx.message_id}))
+        ctx.changes.update(encounter=encounter_id, encounter_status=[old, status], encounter_fields=sorted(fields))
     if status == "finished" and old != "finished":
         on_stay_closed(organization_id=ctx.organization_id, patient_id=patient_id, encounter_id=encounter_id,
                        actor=ctx.actor)
@@ -292,10 +303,11 @@ def _next_status(old: str | None, event: str, x: Extracted, v: VisitData, enc: V
 
 
 def _newer_than_cancel(x: Extracted, enc: VisitRow, ctx: Context) -> bool:
-    cancel = last_encounter_event(actor=ctx.actor, encounter_id=enc.pk, event_types=["ADT^A11"])
-    if cancel is None or cancel.occurred_at is None or x.event_time is None:
-        return False
-    return x.event_time.at > cancel.occurred_at
+    stored = last_encounter_event(actor=ctx.actor, encounter_id=enc.pk, event_types=["ADT^A11"])
+    times = [e["occurred_at"] for e in ctx.timeline if e["encounter"] == enc.pk and e["event_type"] == "ADT^A11"]
+    times += [stored.occurred_at] if stored is not None else []
+    cancelled_at = max((t for t in times if t is not None), default=None)
+    return x.event_time is not None and cancelled_at is not None and x.event_time.at > cancelled_at
 
 
 # ---- merge (A40) --------------------------------------------------------------------------------------------------
@@ -325,12 +337,8 @@ def _merge(x: Extracted, ctx: Context) -> Applied:
                 merge_patients(organization_id=ctx.organization_id, surviving_id=survivor_id, merged_id=old,
                                actor=ctx.actor, message_id=ctx.message_id)
                 merged.append(old)
-        record_patient_event(
-            organization_id=ctx.organization_id, patient_id=survivor_id, event_type=x.header.message_type,
-            occurred_at=x.event_time.at if x.event_time else None, message_id=ctx.message_id,
-            summary=(f"Merged patient(s) {', '.join(map(str, merged))} into this patient" if merged
-                     else "Merge received; nothing to merge (prior identifier unknown or already merged)"),
-        )
-    ctx.audit.append(EventSpec("hl7.message_applied", survivor_id, "RawHl7Message", str(ctx.message_id),
-                               detail={"type": x.header.message_type, "merged": merged}))
+        _on_timeline(x, ctx, survivor_id, None, (
+            f"Merged patient(s) {', '.join(map(str, merged))} into this patient" if merged
+            else "Merge received; nothing to merge (prior identifier unknown or already merged)"))
+    _audit(x, ctx, survivor_id, merged=merged)
     return Applied("accepted", survivor_id, note=f"merged {merged}" if merged else "nothing to merge")

@@ -24,11 +24,10 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
-from careloop.audit.services import EventSpec, record_events
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.interop.hl7v2.ack import build_ack
-from careloop.interop.hl7v2.adt import Applied, Context, Invalid, apply_message
+from careloop.interop.hl7v2.adt import Applied, Context, Invalid, apply_message, finish
 from careloop.interop.hl7v2.extract import Extracted, extract, report
 from careloop.interop.hl7v2.parse import (
     Header,
@@ -40,8 +39,13 @@ from careloop.interop.hl7v2.parse import (
     split_messages,
 )
 from careloop.registry.choices import Hl7MessageStatus as S
-from careloop.registry.selectors import accepted_hl7_messages, hl7_messages, patient_ids_by_identifiers
-from careloop.registry.services import quarantine, set_hl7_message_outcome, store_hl7_message
+from careloop.registry.selectors import (
+    accepted_hl7_messages,
+    hl7_message_statuses,
+    hl7_messages,
+    patient_ids_by_identifiers,
+)
+from careloop.registry.services import quarantine, set_hl7_message_outcomes, store_hl7_message
 
 log = logging.getLogger("careloop.hl7v2")
 
@@ -197,9 +201,15 @@ class Hl7Inbox:
 
     def _apply_pass(self, batch: list[_Stored], prepared: list[Extracted | Unparseable],
                     decided: dict[int, tuple[str, ...]]) -> list[Result]:
-        results: list[Result] = []
+        ids = [s.message_id for s in batch]
+        statuses = hl7_message_statuses(actor=self.actor, ids=ids, lock=self.concurrent_writers)
+        for n, message_id in enumerate(ids):  # applied meanwhile by recovery or another listener
+            if statuses.get(message_id, S.RECEIVED) != S.RECEIVED:
+                decided[n] = ("stored",)
         known = accepted_hl7_messages(actor=self.actor, control_ids=sorted({s.header.control_id for s in batch}))
-        audit: list[EventSpec] = []
+        shared = Context(self.organization_id, self.actor, 0)  # the batch's audit events and timeline rows
+        outcomes: list[tuple[int, str, str, str, int | None]] = []
+        results: list[Result] = []
         for n, (s, x) in enumerate(zip(batch, prepared, strict=True)):
             h, item, message_id = s.header, s.item, s.message_id
             key = (h.sending_application, h.sending_facility, h.control_id)
@@ -211,33 +221,30 @@ class Hl7Inbox:
             elif outcome == ("duplicate",) or (outcome is None and prior is not None and prior[0] != message_id):
                 differs = "" if prior is None or prior[1] == digest else " (same MSH-10, different content)"
                 note = f"duplicate of message {prior[0]}{differs}" if prior else "duplicate (applied elsewhere)"
-                set_hl7_message_outcome(message_id=message_id, status=S.DUPLICATE, ack_code="AA", error=note,
-                                        only_if=S.RECEIVED)
+                outcomes.append((message_id, S.DUPLICATE, "AA", note, None))
                 results.append(Result(item.source, item.index, "AA", S.DUPLICATE, None, build_ack("AA", h), h,
                                       message_id, x if isinstance(x, Extracted) else None, note=note))
             elif outcome is not None:
+                outcomes.append((message_id, S.REJECTED, outcome[0], outcome[1], None))
                 results.append(self._reject(s, outcome[0], outcome[1], outcome[2], outcome[3]))
             else:
                 assert isinstance(x, Extracted)
-                results.append(self._apply_one(n, s, x, audit))
+                result = self._apply_one(n, s, x, shared)
+                outcomes.append((message_id, result.status, "AA", result.note,
+                                 result.applied.patient_id if result.applied else None))
+                results.append(result)
                 known[key] = (message_id, digest)
-        record_events(actor=self.actor, organization_id=self.organization_id, events=audit)
+        set_hl7_message_outcomes(outcomes)
+        finish(shared)
         return results
 
-    def _apply_one(self, n: int, s: _Stored, x: Extracted, audit: list[EventSpec]) -> Result:
+    def _apply_one(self, n: int, s: _Stored, x: Extracted, shared: Context) -> Result:
         h, item, message_id = s.header, s.item, s.message_id
-        ctx = Context(self.organization_id, self.actor, message_id)
+        ctx = Context(self.organization_id, self.actor, message_id, shared.audit, shared.timeline)
         try:
             applied = apply_message(x, ctx)
             if self.concurrent_writers:
                 self._check_new_patient(x, applied)
-            warnings = "; ".join(f"{p.location}: {p.reason}" for p in x.problems)
-            note = "; ".join(t for t in (applied.note, warnings) if t)
-            if not set_hl7_message_outcome(message_id=message_id, status=applied.status, ack_code="AA", error=note,
-                                           patient_id=applied.patient_id, only_if=S.RECEIVED):
-                raise _Restart(n, ("stored",))  # someone else (recovery, another listener) applied it first
-        except _Restart:
-            raise
         except _Retry as exc:
             raise _Restart(n, ("retry",)) from exc
         except IntegrityError as exc:  # the same MSH-10 applied at this moment by another listener (PostgreSQL)
@@ -252,7 +259,8 @@ class Hl7Inbox:
             log.exception("hl7 message %s: internal error", message_id)
             reason = f"internal error while applying the message: {type(exc).__name__}: {exc}"
             raise _Restart(n, ("AE", reason, "207", "")) from exc
-        audit.extend(ctx.audit)
+        warnings = "; ".join(f"{p.location}: {p.reason}" for p in x.problems)
+        note = "; ".join(t for t in (applied.note, warnings) if t)
         ack = build_ack("AA", h, text=warnings, error_code="0", severity="W")
         return Result(item.source, item.index, "AA", applied.status, None, ack, h, message_id, x, applied, note)
 
@@ -292,7 +300,7 @@ class Hl7Inbox:
         return Result(item.source, item.index, "AR", S.REJECTED, reason, ack, header, message_id)
 
     def _reject(self, s: _Stored, ack_code: str, reason: str, code: str, location: str = "") -> Result:
-        set_hl7_message_outcome(message_id=s.message_id, status=S.REJECTED, ack_code=ack_code, error=reason)
+        """Quarantine a stored message (its status is set by the caller, with the batch's outcomes)."""
         self._quarantine(s.item, reason, s.header)
         ack = build_ack(ack_code, s.header, text=reason, error_code=code, location=location)
         return Result(s.item.source, s.item.index, ack_code, S.REJECTED, reason, ack, s.header, s.message_id,
@@ -316,6 +324,7 @@ class Hl7Inbox:
                 except Unparseable as exc:
                     with transaction.atomic():
                         self._reject(_Stored(0, _blank_header(), item, pk), "AR", exc.reason, exc.code)
+                        set_hl7_message_outcomes([(pk, S.REJECTED, "AR", exc.reason, None)])
             if batch:
                 self._apply_batch(batch)
         return len(rows)

@@ -296,13 +296,14 @@ def unescape(value: str, header: Header) -> str:
     return pattern.sub(sub, value)
 
 
-# Segments the ADT logic reads; the others are kept in the raw text and listed in ``names`` but not parsed.
-READ_SEGMENTS = frozenset({"MSH", "EVN", "PID", "PD1", "PV1", "PV2", "DG1", "MRG"})
+# The segments the ADT logic reads, and the last field it reads in each: only these are parsed; everything
+# else stays in the raw text (and ``names``).
+READ_FIELDS = {"EVN": 6, "PID": 13, "PV1": 45, "DG1": 3, "MRG": 1}
 
 
 class Hl7Message:
     """A parsed message: its header, the names of all its segments, and the segments careloop reads
-    (``READ_SEGMENTS``, parsed by python-hl7)."""
+    (``READ_FIELDS``, parsed by python-hl7)."""
 
     def __init__(self, text: str, header: Header) -> None:
         self.text = text
@@ -310,8 +311,11 @@ class Hl7Message:
         lines = text.split("\r")
         self.names = [line[:3] for line in lines]
         # MSH is already read (``header``): python-hl7 gets only its separators, then the segments we read.
-        wanted = "\r".join([f"MSH{header.field_sep}{header.encoding}"] +
-                           [line for line in lines[1:] if line[:3] in READ_SEGMENTS])
+        sep = header.field_sep
+        wanted = "\r".join([f"MSH{sep}{header.encoding}"] + [
+            sep.join(line.split(sep, READ_FIELDS[line[:3]] + 1)[: READ_FIELDS[line[:3]] + 1])
+            for line in lines[1:] if line[:3] in READ_FIELDS
+        ])
         try:
             parsed = hl7.parse(wanted)
         except Exception as exc:  # python-hl7 raises several types on malformed input

@@ -18,7 +18,7 @@ from careloop.interop.hl7v2.parse import Hl7Message, read_header
 from careloop.registry.choices import Hl7MessageStatus as S
 from careloop.registry.choices import MatchReviewStatus
 from careloop.registry.selectors import hl7_messages, patient_by_id, patient_match_reviews, surviving_patient_id
-from careloop.registry.services import close_patient_match_review, set_hl7_message_outcome
+from careloop.registry.services import close_patient_match_review, set_hl7_message_outcomes
 
 
 @dataclass
@@ -47,8 +47,7 @@ def resolve_match_review(*, review_id: int, patient_id: int | None, actor: Actor
         forced = Match(patient_id, "review") if patient_id is not None else Match(None, "new")
         result = apply_message(x, ctx, match=forced)
         assert result.patient_id is not None
-        set_hl7_message_outcome(message_id=message.pk, status=S.ACCEPTED, ack_code="AA", error=result.note,
-                                patient_id=result.patient_id)
+        set_hl7_message_outcomes([(message.pk, S.ACCEPTED, "AA", result.note, result.patient_id)])
         close_patient_match_review(review_id=review.pk, patient_id=result.patient_id, actor=actor)
         finish(ctx)
         applied.append(message.pk)
@@ -67,8 +66,7 @@ def resolve_match_review(*, review_id: int, patient_id: int | None, actor: Actor
                     continue
                 hctx = Context(other.organization_id, actor, held.pk)
                 done = apply_message(hx, hctx, match=match)
-                set_hl7_message_outcome(message_id=held.pk, status=S.ACCEPTED, ack_code="AA", error=done.note,
-                                        patient_id=done.patient_id)
+                set_hl7_message_outcomes([(held.pk, S.ACCEPTED, "AA", done.note, done.patient_id)])
                 close_patient_match_review(review_id=other.pk, patient_id=match.patient_id, actor=actor)
                 finish(hctx)
                 applied.append(held.pk)

@@ -85,7 +85,7 @@ def has_hospice_services(ctx: Context) -> bool:
 
     def compute() -> bool:
         if any(
-            discharged_to_hospice(e) and ends_during(span, mp, day=True)
+            discharged_to_hospice(e) and ends_during(span, mp, day=True) is True
             for e in encounters_performed(ctx, ENCOUNTER_INPATIENT)
             if (span := data.span(e, "period")) is not None
         ):

@@ -26,31 +26,32 @@ _EMPTY: frozenset[Code] = frozenset()
 
 def concept_codes(concept: object) -> frozenset[Code]:
     """The ``(system, code)`` pairs of a CodeableConcept (or a list of them, or a Coding)."""
+    if isinstance(concept, dict):
+        codings = concept.get("coding")
+        if codings is None and "code" in concept:
+            codings = [concept]
+        if not isinstance(codings, list):
+            return _EMPTY
+        if len(codings) == 1:  # the common case, kept cheap: this runs for every coded element read
+            only = codings[0]
+            code = only.get("code") if isinstance(only, dict) else None
+            return frozenset(((only.get("system") or "", code),)) if isinstance(code, str) else _EMPTY
+        return frozenset(
+            (c.get("system") or "", c["code"])
+            for c in codings
+            if isinstance(c, dict) and isinstance(c.get("code"), str)
+        )
     if isinstance(concept, list):
         out: set[Code] = set()
         for item in concept:
             out |= concept_codes(item)
         return frozenset(out)
-    if not isinstance(concept, dict):
-        return _EMPTY
-    if "coding" not in concept and "code" in concept:
-        concept = {"coding": [concept]}
-    codings = concept.get("coding")
-    if not isinstance(codings, list):
-        return _EMPTY
-    return frozenset(
-        (str(c.get("system") or ""), str(c["code"])) for c in codings if isinstance(c, dict) and c.get("code")
-    )
+    return _EMPTY
 
 
 def has_code(concept: object, code: Code) -> bool:
     """CQL ``concept ~ code``: some coding has the same system and code."""
     return code in concept_codes(concept)
-
-
-def in_valueset(concept: object, valueset: frozenset[Code]) -> bool:
-    """CQL ``concept in "Value Set"``."""
-    return not concept_codes(concept).isdisjoint(valueset)
 
 
 def parse_point(value: object) -> Point | None:
@@ -166,6 +167,8 @@ class PatientData:
         self._codes: dict[int, tuple[Resource, frozenset[Code]]] = {}
         self._spans: dict[tuple[int, str], tuple[Mapping[str, Any], Span | None]] = {}
         self._retrieved: dict[tuple[object, ...], list[Resource]] = {}
+        self._indexes: dict[str, dict[Code, list[int]]] = {}
+        self._profiles: dict[tuple[int, str], tuple[Resource, bool]] = {}
         for resource in resources:
             rtype = resource.get("resourceType")
             if not isinstance(rtype, str):
@@ -237,24 +240,45 @@ class PatientData:
             return concept_codes(resource.get("type"))
         return concept_codes(resource.get("code"))
 
+    def _code_index(self, rtype: str) -> dict[Code, list[int]]:
+        """For one resource type: each code present, with the positions of the resources that carry it."""
+        index = self._indexes.get(rtype)
+        if index is None:
+            index = defaultdict(list)
+            for position, resource in enumerate(self.all(rtype)):
+                for code in self.codes(resource):
+                    index[code].append(position)
+            self._indexes[rtype] = index
+        return index
+
     def retrieve(self, rtype: str, *valuesets: frozenset[Code], code: Code | None = None) -> list[Resource]:
         """``[Type: "Value Set"]`` (any of several value sets) or ``[Type: "code"]``; all of a type without a filter.
-        Results are cached per patient (a frozenset caches its hash, and an index hands out one set per URL, so
-        the lookup is cheap)."""
+        Looks the patient's codes up in the value sets (a patient has few distinct codes, a value set may have
+        thousands), and caches the result per patient."""
         resources = self.all(rtype)
         if not valuesets and code is None:
             return list(resources)
         key = (rtype, code, *valuesets)
         cached = self._retrieved.get(key)
-        if cached is not None:
-            return list(cached)
-        out = []
-        for resource in resources:
-            codes = self.codes(resource)
-            if (code is not None and code in codes) or any(not codes.isdisjoint(vs) for vs in valuesets):
-                out.append(resource)
-        self._retrieved[key] = out
-        return list(out)
+        if cached is None:
+            positions: set[int] = set()
+            for present, where in self._code_index(rtype).items():
+                if present == code or any(present in vs for vs in valuesets):
+                    positions.update(where)
+            cached = [resources[i] for i in sorted(positions)]
+            self._retrieved[key] = cached
+        return list(cached)
+
+    def is_profile(self, resource: Resource, profile: str) -> bool:
+        """Whether a resource is of a QI-Core / US Core profile (see ``profiles``), cached per resource."""
+        cached = self._profiles.get((id(resource), profile))
+        if cached is not None and cached[0] is resource:
+            return cached[1]
+        from careloop.quality.engine.profiles import is_profile  # profiles reads codes with this module
+
+        found = is_profile(resource, profile)
+        self._profiles[(id(resource), profile)] = (resource, found)
+        return found
 
     # --- timing ---------------------------------------------------------------------------------------
 

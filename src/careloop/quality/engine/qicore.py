@@ -23,7 +23,6 @@ from careloop.quality.engine.fhir import (
     quantity,
 )
 from careloop.quality.engine.period import MAX, MIN, MS, Point, Span
-from careloop.quality.engine.profiles import is_profile
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -117,7 +116,8 @@ def encounters_performed(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -
 
 
 def _profiled(ctx: Context, rtype: str, profile: str, urls: Iterable[str], codes: Iterable[Code]) -> list[Resource]:
-    return [r for r in _union(ctx, rtype, urls, codes) if is_profile(r, profile)]
+    is_a = ctx.data.is_profile
+    return [r for r in _union(ctx, rtype, urls, codes) if is_a(r, profile)]
 
 
 def observations(ctx: Context, profile: str, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -127,7 +127,8 @@ def observations(ctx: Context, profile: str, *urls: str, codes: Iterable[Code] =
 
 def observations_of(ctx: Context, profile: str) -> list[Resource]:
     """A profile retrieve without a code filter (``[USCoreBloodPressureProfile]``)."""
-    return [o for o in ctx.data.all("Observation") if is_profile(o, profile)]
+    is_a = ctx.data.is_profile
+    return [o for o in ctx.data.all("Observation") if is_a(o, profile)]
 
 
 def cancelled_observations(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -167,7 +168,7 @@ def diagnoses(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Reso
     """``[ConditionProblemsHealthConcerns: X] union [ConditionEncounterDiagnosis: X]``."""
     return [
         c for c in _union(ctx, "Condition", urls, codes)
-        if is_profile(c, profiles.PROBLEM) or is_profile(c, profiles.ENCOUNTER_DIAGNOSIS)
+        if ctx.data.is_profile(c, profiles.PROBLEM) or ctx.data.is_profile(c, profiles.ENCOUNTER_DIAGNOSIS)
     ]
 
 
@@ -252,19 +253,27 @@ def value_quantity(observation: Mapping[str, Any]) -> Quantity | None:
 
 
 def has_value(observation: Mapping[str, Any]) -> bool:
-    """``value is not null``."""
+    """``value is not null`` (a Quantity without a number is null, as FHIRHelpers converts it)."""
     found = choice(observation, "value")
-    return found is not None and found[1] is not None
+    if found is None or found[1] is None:
+        return False
+    if found[0] == "Quantity":
+        return quantity(found[1]) is not None
+    return True
 
 
 def value_number(observation: Mapping[str, Any]) -> float | None:
-    """An Integer or Decimal value (``valueInteger``); a Quantity's number when it has no unit of its own."""
+    """A score: ``valueInteger``, or a unitless Quantity (``1`` or an annotation such as ``{score}``)."""
     found = choice(observation, "value")
     if found is None:
         return None
     kind, value = found
     if kind == "Integer" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind == "Quantity":
+        q = quantity(value)
+        if q is not None and (q.unit == "1" or (q.unit.startswith("{") and q.unit.endswith("}"))):
+            return q.value
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from careloop.quality.engine.context import Context
 from careloop.quality.engine.fhir import Quantity, Resource
-from careloop.quality.engine.profiles import BLOOD_PRESSURE, BMI_CODE, BP_PANEL
+from careloop.quality.engine.profiles import BLOOD_PRESSURE, BMI_CODE
 from careloop.quality.engine.profiles import BMI as BMI_PROFILE
 from careloop.quality.engine.qicore import LOINC, component_quantity, observations_of
 
@@ -12,8 +12,6 @@ SYSTOLIC = (LOINC, "8480-6")
 DIASTOLIC = (LOINC, "8462-4")
 BMI = BMI_CODE
 MM_HG = "mm[Hg]"
-
-__all__ = ["BMI", "BP_PANEL", "DIASTOLIC", "MM_HG", "SYSTOLIC", "blood_pressures", "bmi_observations"]
 
 
 def blood_pressures(ctx: Context) -> list[Resource]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from careloop.quality.engine.context import Context, vsac
-from careloop.quality.engine.fhir import ORDER_INTENTS, Code, Resource, has_code, parse_point
+from careloop.quality.engine.fhir import ORDER_INTENTS, Code, Resource, concept_codes, has_code, parse_point
 from careloop.quality.engine.period import Point, Span, ends_during, exists3, le, within
 from careloop.quality.engine.qicore import (
     FINAL,
@@ -123,7 +123,8 @@ def _during_visit(visit: Span) -> Callable[[Span], bool]:
 
 def _year_before(visit: Span) -> Callable[[Span], bool]:
     """Ends 1 year or less before, or at, the start of the visit."""
-    return lambda bp: within(bp.end, Span(visit.start.add_months(-12), visit.start)) is True
+    window = Span(visit.start.add_months(-12), visit.start)
+    return lambda bp: within(bp.end, window) is True
 
 
 class Readings:
@@ -173,6 +174,8 @@ def _on_day_of(resources_: list[Resource], visit: Span) -> bool:
 
 
 class Interventions:
+    """The follow-up orders each kind of reading calls for (all ordered within the period)."""
+
     def __init__(self, ctx: Context) -> None:
         self.rescreen_6_months = [
             r for r in requests(ctx, "ServiceRequest", FOLLOW_UP_WITHIN_6_MONTHS) if r.get("intent") == "order"
@@ -183,8 +186,7 @@ class Interventions:
         elevated = ctx.vs(ELEVATED_BP_OR_HYPERTENSION)
         self.referral = [
             r for r in _orders(ctx, REFERRAL_TO_PRIMARY_CARE)
-            if any(not {(c.get("system"), c.get("code")) for c in rc.get("coding") or []}.isdisjoint(elevated)
-                   for rc in r.get("reasonCode") or [])
+            if not concept_codes(r.get("reasonCode") or []).isdisjoint(elevated)
         ]
         medications = [
             m for m in requests(ctx, "MedicationRequest", PHARMACOLOGIC_THERAPY_FOR_HYPERTENSION)

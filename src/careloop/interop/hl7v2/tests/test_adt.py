@@ -184,9 +184,16 @@ def test_merge_without_mrg_is_rejected() -> None:
     assert (r.ack_code, r.status) == ("AE", "rejected") and "MRG-1" in (r.error or "")
 
 
-def test_every_applied_message_is_audited_in_the_same_transaction() -> None:
+def test_every_applied_message_is_audited_once_with_what_it_changed() -> None:
+    import orjson
+
     org = make_org()
     receive(org, adt("A01", "1"), adt("A03", "2", discharge="20260105083000-0500"))
-    actions = list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
-    assert actions == ["registry.patient_created", "registry.encounter_saved", "hl7.message_applied",
-                       "registry.encounter_saved", "hl7.message_applied"]
+    rows = list(AuditEvent.objects.order_by("seq").values_list("action", "patient_id", "object_type", "detail"))
+    patient, enc = Patient.objects.get(), Encounter.objects.get()
+    assert [(a, p, t) for a, p, t, _ in rows] == [("hl7.message_applied", patient.pk, "RawHl7Message")] * 2
+    first, second = (orjson.loads(d) for *_, d in rows)
+    assert first["type"] == "ADT^A01" and first["patient_created"] == patient.pk and first["match"] == "new"
+    assert first["encounter"] == enc.pk and first["encounter_status"] == [None, "in-progress"]
+    assert second["match"] == "identifier" and second["encounter_status"] == ["in-progress", "finished"]
+    assert "end" in second["encounter_fields"]

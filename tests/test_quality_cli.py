@@ -97,3 +97,16 @@ def test_valuesets_load_then_eval_from_the_database(tmp_path: Path, capsys: pyte
     assert cli.main(["quality", "eval-bundle", "--measure", "CMS122", "--period", PERIOD, str(path)]) == 0
     assert lines(capsys)[0]["groups"] == [{"id": "Group_1", "populations": {
         "initial_population": 1, "denominator": 1, "denominator_exclusion": 0, "numerator": 1}}]
+
+
+def test_bench_quality_runs_on_a_small_synthetic_clinic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "quality", "--patients", "25", "--measures", "CMS122,CMS165", "--json",
+                     "--workdir", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["patients"] == 25 and result["measures"] == 2 and result["valuesets"] == "stand-in"
+    assert set(result["totals"]) == {"CMS122", "CMS165"}
+    from careloop.bench_quality import patients_from_ndjson
+
+    grouped = list(patients_from_ndjson(tmp_path / "clinic"))
+    assert len(grouped) == 25
+    assert all(r.get("resourceType") == "Patient" for r, *_ in grouped)

@@ -125,7 +125,7 @@ def bench_quality(args: argparse.Namespace) -> dict[str, Any]:
         start, cpu_start = time.perf_counter(), time.process_time()
         patients, totals = evaluate_clinic(data, measures, period, valuesets)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    per_measure = seconds / len(measures)
+    scale = 100_000 / patients if patients else 0.0
     return {
         "benchmark": "quality",
         "patients": patients,
@@ -134,12 +134,12 @@ def bench_quality(args: argparse.Namespace) -> dict[str, Any]:
         "valuesets": source,
         "evaluate_seconds": round(seconds, 2),
         "evaluate_cpu_seconds": round(cpu_seconds, 2),
-        "patients_per_s_all_measures": round(patients / seconds),
-        "patients_per_s_per_measure": round(patients / per_measure),
-        "projected_100k_patients_one_measure_s": round(100_000 * per_measure / patients, 1),
-        "projected_100k_patients_one_measure_cpu_s": round(100_000 * cpu_seconds / len(measures) / patients, 1),
+        "patients_per_s": round(patients / seconds),
+        "projected_100k_patients_s": round(seconds * scale, 1),
+        "projected_100k_patients_cpu_s": round(cpu_seconds * scale, 1),
+        "amortized_100k_patients_per_measure_cpu_s": round(cpu_seconds * scale / len(measures), 1),
         "ceiling_orjson_parse_seconds": round(ceiling_seconds, 2),
         "ratio_parse_to_evaluate": round(ceiling_seconds / seconds, 4),
         "totals": totals,
-        "target": "100,000 patients in < 60 s per measure",
+        "target": "100,000 patients in < 60 s for one measure, end to end",
     }

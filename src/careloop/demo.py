@@ -154,9 +154,8 @@ def _seed_workload(org: Organization) -> None:
     from careloop.core.actor import Actor
     from careloop.programs.services import designate_care_member
     from careloop.registry.models import Condition
-    from careloop.worklist.services.recurring import run_recurring
-
     from careloop.risk.tasks import refresh_all
+    from careloop.worklist.services.recurring import run_recurring
 
     refresh_all(incremental=False)
     print("risk tiers computed for the whole panel", flush=True)

@@ -331,3 +331,20 @@ class PatientLink(OrgScopedModel):
     surviving = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     message = models.ForeignKey(RawHl7Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     moved = models.JSONField(default=dict, help_text="rows moved to the surviving patient, per table")
+
+
+class EncounterSourceKey(OrgScopedModel):
+    """How a sending system names a visit (HL7: sending facility MSH-4 + visit number PV1-19): at most one
+    encounter per key, so concurrent listeners cannot open the same stay twice."""
+
+    encounter = models.OneToOneField(Encounter, on_delete=models.CASCADE, related_name="+")
+    source_kind = models.CharField(max_length=16, default="hl7v2")
+    facility = models.CharField(max_length=200)
+    visit_number = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "source_kind", "facility", "visit_number"], name="uniq_encounter_source_key"
+            )
+        ]

@@ -20,6 +20,7 @@ from careloop.registry.models import (
     Condition,
     Coverage,
     Encounter,
+    EncounterSourceKey,
     FhirResource,
     Immunization,
     Medication,
@@ -320,12 +321,13 @@ def patient_fields(*, actor: Actor, patient_id: int) -> dict[str, Any]:
     return values
 
 
-_VISIT = "SELECT id, patient_id, status, class_code, start, {end}, location, type_code, visit_number, diagnoses "
+_VISIT = ("SELECT e.id, e.patient_id, e.status, e.class_code, e.start, e.{end}, e.location, e.type_code, "
+          "e.visit_number, e.diagnoses ")
 
 
-def _visit(where: str, params: list[Any]) -> VisitRow | None:
-    sql = _VISIT.format(end=connection.ops.quote_name("end")) + f"FROM {_table(Encounter)}"
-    rows = _fetch(f"{sql} WHERE organization_id = %s AND source_kind = 'hl7v2' AND {where}", params)  # noqa: S608 - table names from model metadata, values bound
+def _visit(where: str, params: list[Any], joined: str = "") -> VisitRow | None:
+    sql = _VISIT.format(end=connection.ops.quote_name("end")) + f"FROM {_table(Encounter)} e {joined}"
+    rows = _fetch(f"{sql} WHERE e.organization_id = %s AND e.source_kind = 'hl7v2' AND {where}", params)  # noqa: S608 - table names from model metadata, values bound
     if not rows:
         return None
     r = rows[0]
@@ -334,30 +336,40 @@ def _visit(where: str, params: list[Any]) -> VisitRow | None:
 
 
 def hl7_visit(*, actor: Actor, facility: str, visit_number: str) -> VisitRow | None:
-    return _visit("facility = %s AND visit_number = %s ORDER BY id LIMIT 1", [_org(actor), facility, visit_number])
+    """The stay the sending facility calls ``visit_number`` (``EncounterSourceKey``)."""
+    joined = f"JOIN {_table(EncounterSourceKey)} k ON k.encounter_id = e.id"
+    return _visit("k.organization_id = %s AND k.source_kind = 'hl7v2' AND k.facility = %s AND k.visit_number = %s",
+                  [_org(actor), _org(actor), facility, visit_number], joined)
 
 
 def hl7_visit_by_admit(*, actor: Actor, patient_id: int, facility: str, start: dt.datetime) -> VisitRow | None:
-    return _visit("patient_id = %s AND facility = %s AND start = %s ORDER BY id LIMIT 1",
+    return _visit("e.patient_id = %s AND e.facility = %s AND e.start = %s ORDER BY e.id LIMIT 1",
                   [_org(actor), patient_id, facility, connection.ops.adapt_datetimefield_value(start)])
 
 
 def open_hl7_visit(*, actor: Actor, patient_id: int, facility: str) -> VisitRow | None:
     """The patient's most recent stay from ``facility`` that is not finished or cancelled."""
-    return _visit("patient_id = %s AND facility = %s AND status NOT IN ('finished', 'cancelled', "
-                  "'entered-in-error') ORDER BY start DESC, id DESC LIMIT 1", [_org(actor), patient_id, facility])
+    return _visit("e.patient_id = %s AND e.facility = %s AND e.status NOT IN ('finished', 'cancelled', "
+                  "'entered-in-error') ORDER BY e.start DESC, e.id DESC LIMIT 1", [_org(actor), patient_id, facility])
 
 
-def accepted_hl7_messages(*, actor: Actor, control_ids: list[str]) -> dict[tuple[str, str, str], tuple[int, str]]:
-    """Applied (or held) messages with these MSH-10s: (sending app, sending facility, control id) ->
-    (id, content hash)."""
-    if not control_ids:
-        return {}
-    marks = ", ".join(["%s"] * len(control_ids))
-    cols = "sending_application, sending_facility, control_id, id, content_hash"
-    where = f"organization_id = %s AND status IN ('accepted', 'review') AND control_id IN ({marks})"
-    rows = _fetch(f"SELECT {cols} FROM {_table(RawHl7Message)} WHERE {where}", [_org(actor), *control_ids])  # noqa: S608 - table names from model metadata, values bound
-    return {(a, f, c): (pk, h) for a, f, c, pk, h in rows}
+def accepted_hl7_messages(
+    *, actor: Actor, keys: list[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """Applied (or held) messages with these (sending application, sending facility, MSH-10) keys -> (id,
+    content hash). One index seek per key: grouped by sender."""
+    senders: dict[tuple[str, str], list[str]] = {}
+    for app, facility, control_id in keys:
+        senders.setdefault((app, facility), []).append(control_id)
+    found: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for (app, facility), control_ids in senders.items():
+        marks = ", ".join(["%s"] * len(control_ids))
+        sql = (f"SELECT control_id, id, content_hash FROM {_table(RawHl7Message)} WHERE organization_id = %s AND "  # noqa: S608
+               f"sending_application = %s AND sending_facility = %s AND control_id IN ({marks}) AND "
+               "status IN ('accepted', 'review')")
+        for control_id, pk, digest in _fetch(sql, [_org(actor), app, facility, *control_ids]):
+            found[(app, facility, control_id)] = (pk, digest)
+    return found
 
 
 def hl7_message_statuses(*, actor: Actor, ids: list[int], lock: bool = False) -> dict[int, str]:
@@ -365,8 +377,8 @@ def hl7_message_statuses(*, actor: Actor, ids: list[int], lock: bool = False) ->
     if not ids:
         return {}
     marks = ", ".join(["%s"] * len(ids))
-    sql = f"SELECT id, status FROM {_table(RawHl7Message)} WHERE organization_id = %s AND id IN ({marks})"  # noqa: S608
-    return {pk: status for pk, status in _fetch(sql + (" FOR UPDATE" if lock else ""), [_org(actor), *ids])}
+    sql = f"SELECT id, status FROM {_table(RawHl7Message)} WHERE id IN ({marks}) AND +organization_id = %s"  # noqa: S608
+    return {pk: status for pk, status in _fetch(sql + (" FOR UPDATE" if lock else ""), [*ids, _org(actor)])}
 
 
 def hl7_messages(*, actor: Actor, status: str = "") -> QuerySet[RawHl7Message]:

@@ -20,6 +20,7 @@ from careloop.registry.models import (
     Condition,
     Coverage,
     Encounter,
+    EncounterSourceKey,
     FhirResource,
     Immunization,
     Medication,
@@ -430,9 +431,16 @@ def save_patient(*, organization_id: int, patient_id: int | None, fields: dict[s
     return patient_id
 
 
-def save_encounter(*, organization_id: int, patient_id: int, encounter_id: int | None, fields: dict[str, Any]) -> int:
+def save_encounter(*, organization_id: int, patient_id: int, encounter_id: int | None, fields: dict[str, Any],
+                   source_key: tuple[str, str] | None = None) -> int:
+    """Create (with its (facility, visit number) ``source_key``, unique per organization) or update a stay."""
     if encounter_id is None:
-        return write_row(Encounter, {"organization": organization_id, "patient": patient_id, **fields})
+        pk = write_row(Encounter, {"organization": organization_id, "patient": patient_id, **fields})
+        if source_key is not None:
+            write_row(EncounterSourceKey, {"organization": organization_id, "encounter": pk,
+                                           "source_kind": fields.get("source_kind", "hl7v2"),
+                                           "facility": source_key[0][:200], "visit_number": source_key[1][:64]})
+        return pk
     if fields:
         write_row(Encounter, fields, encounter_id)
     return encounter_id

@@ -206,6 +206,23 @@ def _units(paths: list[Path], lines_per_unit: int) -> Iterator[tuple[str, str, i
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
+def _parse_worker(paths: list[str], conn: Any) -> None:
+    """Child process: parse every unit in order and send (kind, bytes read, parsed items) per unit."""
+    import pickle
+
+    try:
+        for unit in _units([Path(p) for p in paths], 2000):
+            nbytes, parsed = _parse_unit(unit)
+            conn.send_bytes(pickle.dumps(("ok", nbytes, parsed), protocol=pickle.HIGHEST_PROTOCOL))
+        conn.send_bytes(b"")
+    except BrokenPipeError:
+        pass  # the writer stopped (an error there); nothing left to do
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
+        conn.send_bytes(pickle.dumps(("error", 0, f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
+
+
 class FhirImporter:
     def __init__(
         self,
@@ -231,8 +248,9 @@ class FhirImporter:
     # ---- inputs -------------------------------------------------------------------------------------
     def import_paths(self, paths: list[Path]) -> ImportSummary:
         files = expand_paths(paths)
-        workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
-        if workers > 1 and sum(p.stat().st_size for p in files) >= PARALLEL_MIN_BYTES:
+        # A parse process beside this one, which writes, when there is a second core (0 = parse here).
+        workers = self.workers if self.workers is not None else min(max((os.cpu_count() or 1) - 1, 0), 1)
+        if workers > 0 and sum(p.stat().st_size for p in files) >= PARALLEL_MIN_BYTES:
             self._import_parallel(files, workers)
         else:
             for path in files:
@@ -242,19 +260,41 @@ class FhirImporter:
         return self.summary
 
     def _import_parallel(self, files: list[Path], workers: int) -> None:
-        """Parse and validate in worker processes (pure code, no database) while this process writes.
+        """Parse and validate in a child process (pure code, no database) while this process writes.
 
-        ``imap`` keeps input order, so Patient files are still applied before the resources that point at them.
+        The child reads the files itself and sends parsed batches down a pipe; this process only unpickles and
+        writes. The pipe's buffer bounds how far parsing runs ahead, so memory stays flat whatever the input
+        size, and input order is kept (Patient files before the resources that point at them). No helper
+        threads: they would contend with the writer for the GIL.
         """
         import multiprocessing
+        import pickle
 
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:
-            for nbytes, parsed in pool.imap(_parse_unit, _units(files, 2000), chunksize=1):
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_parse_worker, args=([str(p) for p in files], sender), daemon=True)
+        child.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    message = receiver.recv_bytes()
+                except EOFError:
+                    raise RuntimeError("the FHIR parse process ended unexpectedly") from None
+                if not message:
+                    break
+                kind, nbytes, parsed = pickle.loads(message)  # noqa: S301 - from our own child process
+                if kind == "error":
+                    raise RuntimeError(f"the FHIR parse process failed: {parsed}")
                 for item in parsed:
                     self.accept(item)
                 if self.progress:
                     self.progress(nbytes)
+        finally:
+            receiver.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
 
     def import_stream(self, fh: IO[bytes], source_name: str, *, ndjson: bool | None = None) -> None:
         if ndjson:

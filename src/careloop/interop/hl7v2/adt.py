@@ -266,8 +266,9 @@ def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: C
         fields["diagnoses"] = codes + added
     if enc is None:
         fields.update(facility=x.header.sending_facility[:200], source_kind="hl7v2")
-    encounter_id = save_encounter(organization_id=ctx.organization_id, patient_id=patient_id,
-                                  encounter_id=enc.pk if enc is not None else None, fields=fields)
+    encounter_id = save_encounter(
+        organization_id=ctx.organization_id, patient_id=patient_id, encounter_id=enc.pk if enc is not None else None,
+        fields=fields, source_key=(x.header.sending_facility, v.visit_number) if v.visit_number else None)
     if fields:
         ctx.changes.update(encounter=encounter_id, encounter_status=[old, status], encounter_fields=sorted(fields))
     if status == "finished" and old != "finished":

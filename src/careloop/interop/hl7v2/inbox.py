@@ -194,8 +194,8 @@ class Hl7Inbox:
                 if outcome == ("retry",):
                     retries[n] = retries.get(n, 0) + 1
                     if retries[n] >= 3:
-                        decided[n] = ("AE", "could not apply the message: patient created concurrently three times",
-                                      "206", "")
+                        decided[n] = ("AE", "could not apply the message: its patient or stay was being written by "
+                                      "another connection three times in a row; send it again", "206", "")
                 else:
                     decided[n] = outcome
 
@@ -206,7 +206,8 @@ class Hl7Inbox:
         for n, message_id in enumerate(ids):  # applied meanwhile by recovery or another listener
             if statuses.get(message_id, S.RECEIVED) != S.RECEIVED:
                 decided[n] = ("stored",)
-        known = accepted_hl7_messages(actor=self.actor, control_ids=sorted({s.header.control_id for s in batch}))
+        known = accepted_hl7_messages(actor=self.actor, keys=[
+            (s.header.sending_application, s.header.sending_facility, s.header.control_id) for s in batch])
         shared = Context(self.organization_id, self.actor, 0)  # the batch's audit events and timeline rows
         outcomes: list[tuple[int, str, str, str, int | None]] = []
         results: list[Result] = []
@@ -245,10 +246,8 @@ class Hl7Inbox:
             applied = apply_message(x, ctx)
             if self.concurrent_writers:
                 self._check_new_patient(x, applied)
-        except _Retry as exc:
+        except (_Retry, IntegrityError) as exc:  # another listener wrote the same patient or stay first (PostgreSQL)
             raise _Restart(n, ("retry",)) from exc
-        except IntegrityError as exc:  # the same MSH-10 applied at this moment by another listener (PostgreSQL)
-            raise _Restart(n, ("duplicate",)) from exc
         except Invalid as exc:
             raise _Restart(n, ("AE", exc.reason, exc.code, exc.location)) from exc
         except Unparseable as exc:

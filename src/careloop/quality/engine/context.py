@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from careloop.quality.engine.fhir import Code, PatientData
@@ -26,16 +26,19 @@ class Context:
     data: PatientData
     period: MeasurementPeriod
     valuesets: ValueSetIndex
-    _memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.mp: Span = self.period.span
+        # Shared by every measure evaluated for this patient with the same period and value sets.
+        self._memo = self.data.memo.setdefault((self.period, self.valuesets), {})
 
     def vs(self, url: str) -> frozenset[Code]:
         return self.valuesets[url]
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """A definition evaluated once per patient (shared libraries referenced from several populations)."""
+        """A definition evaluated once per patient, period and value sets (shared libraries such as Hospice are
+        referenced from several populations and measures). Keys name the definition; measure-specific ones carry
+        the measure's id."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[return-value]

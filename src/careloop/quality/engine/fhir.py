@@ -169,6 +169,7 @@ class PatientData:
         self._retrieved: dict[tuple[object, ...], list[Resource]] = {}
         self._indexes: dict[str, dict[Code, list[int]]] = {}
         self._profiles: dict[tuple[int, str], tuple[Resource, bool]] = {}
+        self.memo: dict[tuple[object, ...], dict[str, object]] = {}
         for resource in resources:
             rtype = resource.get("resourceType")
             if not isinstance(rtype, str):

@@ -112,4 +112,6 @@ def bench_import(args: argparse.Namespace) -> int:
 
 
 def peak_rss_kib() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """Peak resident memory of this process or any child it waited for (the import's parse process)."""
+    return int(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))

@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "careloop.risk",
     "careloop.programs",
     "careloop.worklist",
+    "careloop.careplans",
+    "careloop.access",
     "careloop.web",
     "careloop.quality",
 ]
@@ -106,7 +108,7 @@ TEMPLATES = [
 
 def _databases() -> dict[str, Any]:
     default_url = f"sqlite:///{DATA_DIR / 'careloop.sqlite3'}"
-    url = os.environ.get("DATABASE_URL", default_url)
+    url = os.environ.get("DATABASE_URL") or default_url
     if url.startswith("sqlite"):
         DATA_DIR.mkdir(parents=True, exist_ok=True)
     db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))

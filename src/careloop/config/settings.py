@@ -62,8 +62,6 @@ INSTALLED_APPS = [
     "careloop.risk",
     "careloop.programs",
     "careloop.worklist",
-    "careloop.careplans",
-    "careloop.access",
     "careloop.web",
     "careloop.quality",
 ]

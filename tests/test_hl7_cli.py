@@ -41,6 +41,28 @@ def test_ingest_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert Encounter.objects.get().status == "finished"
 
 
+@pytest.mark.django_db
+def test_review_lists_and_resolves_held_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import datetime as dt
+
+    from careloop.registry.models import PatientMatchReview
+    from careloop.registry.tests.factories import make_patient
+
+    org = make_org("rev-org")
+    p = make_patient(org, "Doe", "Janet", birth_date=dt.date(1948, 3, 12), sex="female")
+    f = tmp_path / "held.hl7"
+    f.write_text(adt("A03", "R1", mrn="H-1", discharge="20260105083000-0500"))
+    main(["hl7", "ingest", str(f), "--org", "rev-org"])
+    review = PatientMatchReview.objects.get()
+    capsys.readouterr()
+    assert main(["hl7", "review", "--org", "rev-org", "--json"]) == 0
+    [listed] = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed["review"] == review.pk and [c["patient_id"] for c in listed["candidates"]] == [p.pk]
+    assert main(["hl7", "review", "--org", "rev-org", "--resolve", str(review.pk)]) == 2  # --patient or --new
+    assert main(["hl7", "review", "--org", "rev-org", "--resolve", str(review.pk), "--patient", str(p.pk)]) == 0
+    assert Encounter.objects.get().patient_id == p.pk
+
+
 @pytest.fixture(scope="module")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hl7cli")

@@ -221,7 +221,15 @@ def cmd_hl7_listen(args: argparse.Namespace) -> int:
 
     org = _organization(args.org)
     return listen(organization_id=org.pk, time_zone=org.time_zone, host=args.host, port=args.port,
-                  tls_cert=args.tls_cert, tls_key=args.tls_key, workers=args.workers, grace=args.grace)
+                  tls_cert=args.tls_cert, tls_key=args.tls_key, grace=args.grace)
+
+
+def cmd_hl7_review(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.interop.hl7v2.commands import review
+
+    org = _organization(args.org)
+    return review(organization_id=org.pk, resolve=args.resolve, patient=args.patient, new=args.new, as_json=args.json)
 
 
 def cmd_hl7_send(args: argparse.Namespace) -> int:
@@ -229,6 +237,15 @@ def cmd_hl7_send(args: argparse.Namespace) -> int:
 
     return send(paths=args.paths, host=args.host, port=args.port, tls=args.tls or bool(args.tls_ca),
                 tls_ca=args.tls_ca, tls_insecure=args.tls_insecure, as_json=args.json, timeout=args.timeout)
+
+
+def cmd_transitions_scan(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.transitions.tasks import scan_organizations
+
+    since = dt.date.fromisoformat(args.since) if args.since else None
+    _print_json(scan_organizations(org_slug=args.org, since=since))
+    return 0
 
 
 def cmd_risk_refresh(args: argparse.Namespace) -> int:
@@ -389,6 +406,36 @@ def cmd_quality_eval_bundle(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_quality_run(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.core.actor import Actor
+    from careloop.quality.engine.period import MeasurementPeriod
+    from careloop.quality.engine.valuesets import MissingValueSets
+    from careloop.quality.measures import REGISTRY, UnknownMeasure, get_measure
+    from careloop.quality.population import run_population
+    from careloop.registry.models import Patient
+
+    try:
+        period = MeasurementPeriod.parse(args.period)
+        measures = [get_measure(args.measure)] if args.measure else [m for m in REGISTRY.values() if m.official_cases]
+        valuesets = _valueset_index(args.valuesets, tuple(u for m in measures for u in m.valuesets))
+    except (UnknownMeasure, ValueError) as exc:
+        print(f"careloop: {exc}", file=sys.stderr)
+        return 2
+    org = _organization(args.org)
+    bar = _progress_bar(Patient.objects.filter(organization=org).count(), "evaluating", unit="patients")
+    try:
+        summary = run_population(organization_id=org.pk, period=period, measures=measures, valuesets=valuesets,
+                                 actor=Actor.system(org.pk, "quality-run"), progress=bar.update)
+    except MissingValueSets as exc:
+        print(f"careloop: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    _print_json(summary.as_json())
+    return 0
+
+
 def cmd_quality_measures(args: argparse.Namespace) -> int:
     from careloop.quality.measures import REGISTRY
 
@@ -434,6 +481,73 @@ def cmd_valuesets_list(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['url']}  {r['version']:10} {r['codes']:>7}  {r['name']}")
+    return 0
+
+
+def cmd_programs_eligibility(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.clinics.models import Organization
+    from careloop.core.actor import Actor
+    from careloop.core.errors import CareloopError
+    from careloop.programs.eligibility import compute_eligibility
+
+    orgs = [_organization(args.org)] if args.org else list(Organization.objects.order_by("pk"))
+    out = []
+    try:
+        for org in orgs:
+            run = compute_eligibility(organization_id=org.pk, month=args.month,
+                                      actor=Actor.system(org.pk, "careloop programs eligibility"))
+            out.append({"organization": org.slug, **run.__dict__})
+    except CareloopError as exc:
+        print(f"careloop: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(out)
+    else:
+        for r in out:
+            print(f"{r['organization']}: {r['month']}: {r['patients']} patients, eligible {r['eligible']}, "
+                  f"APCM levels {r['levels']}")
+    return 0
+
+
+def cmd_programs_qmb_import(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.core.actor import Actor
+    from careloop.core.errors import CareloopError
+    from careloop.programs.services import import_qmb
+
+    org = _organization(args.org)
+    path = Path(args.file)
+    try:
+        r = import_qmb(organization_id=org.pk, text=path.read_text(encoding="utf-8-sig"), fmt=args.format,
+                       actor=Actor.system(org.pk, "careloop programs qmb-import"), source_name=path.name)
+    except (CareloopError, OSError) as exc:
+        print(f"careloop: {exc}", file=sys.stderr)
+        return 2
+    summary = {"created": r.counts.created, "updated": r.counts.updated, "unchanged": r.counts.unchanged,
+               "unmatched": r.unmatched, "rejected": r.rejected}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 1 if r.rejected or r.unmatched else 0
+
+
+def cmd_programs_tasks(args: argparse.Namespace) -> int:
+    _django()
+    from careloop.core.actor import Actor
+    from careloop.worklist.services.enrollment import create_enrollment_calls, create_initiating_visit_tasks
+
+    org = _organization(args.org)
+    actor = Actor.system(org.pk, "careloop programs tasks")
+    calls = create_enrollment_calls(organization_id=org.pk, month=args.month, top=args.top, actor=actor)
+    visits = create_initiating_visit_tasks(organization_id=org.pk, actor=actor)
+    summary = {"enrollment_calls": len(calls.created_ids), "initiating_visits": len(visits.created_ids),
+               "existing": calls.existing + visits.existing}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0
 
 
@@ -513,7 +627,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", help="organization slug the messages belong to (default: the only one)")
     p.add_argument("--tls-cert", help="PEM certificate: serve MLLP over TLS")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    p.add_argument("--workers", type=int, default=4, help="database worker threads")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to finish in-flight messages on shutdown")
     p.set_defaults(fn=cmd_hl7_listen)
     p = hl7.add_parser("send", help="send every message in the files over MLLP and print the ACKs")
@@ -531,6 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", help="organization slug (default: the only one)")
     p.add_argument("--json", action="store_true", help="one JSON object per message (JSON Lines)")
     p.set_defaults(fn=cmd_hl7_ingest)
+    p = hl7.add_parser("review", help="list messages held for a patient-matching decision, or resolve one")
+    p.add_argument("--org", help="organization slug (default: the only one)")
+    p.add_argument("--resolve", type=int, metavar="REVIEW", help="the review to resolve")
+    p.add_argument("--patient", type=int, help="with --resolve: the patient the message is about")
+    p.add_argument("--new", action="store_true", help="with --resolve: a new patient")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_hl7_review)
 
     risk = sub.add_parser("risk", help="risk scores and tiers").add_subparsers(dest="risk_command", required=True)
     p = risk.add_parser("refresh", help="recompute risk for the population (set-based)")
@@ -549,6 +669,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file to write (required for pdf)")
     p.add_argument("--version", help="methodology version (default current)")
     p.set_defaults(fn=cmd_risk_methodology)
+
+    transitions = sub.add_parser("transitions", help="transitions of care").add_subparsers(
+        dest="transitions_command", required=True)
+    p = transitions.add_parser("scan", help="open episodes for discharged encounters without one (set-based)")
+    p.add_argument("--org", help="organization slug (default: every organization)")
+    p.add_argument("--since", help="only discharges on or after this date (YYYY-MM-DD)")
+    p.set_defaults(fn=cmd_transitions_scan)
+
+    programs = sub.add_parser("programs", help="program eligibility, QMB, enrollment tasks").add_subparsers(
+        dest="programs_command", required=True)
+    p = programs.add_parser("eligibility", help="recompute eligibility per patient for a month (set-based)")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--org", help="organization slug (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_programs_eligibility)
+    p = programs.add_parser("qmb-import", help="import QMB periods from an X12 271 response or a CSV roster")
+    p.add_argument("file")
+    p.add_argument("--format", required=True, choices=["271", "csv"])
+    p.add_argument("--org", required=True, help="organization slug")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_programs_qmb_import)
+    p = programs.add_parser("tasks", help="enrollment calls for the enroll-first top N and initiating-visit tasks")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--top", type=int, default=20)
+    p.add_argument("--org", required=True, help="organization slug")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_programs_tasks)
 
     p = sub.add_parser("scheduler", help="run periodic jobs (escalations every 5 min, recurring work daily)")
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
@@ -575,6 +722,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valuesets", help="folder of FHIR ValueSet JSON files (default: value sets in the database)")
     p.add_argument("--strata", action="store_true", help="add stratifier counts to each group")
     p.set_defaults(fn=cmd_quality_eval_bundle)
+    p = quality.add_parser("run", help="evaluate measures over the organization's registry; store results and gaps")
+    p.add_argument("--period", required=True, help="measurement period START:END, e.g. 2026-01-01:2026-12-31")
+    p.add_argument("--measure", help="one measure id (default: every measure)")
+    p.add_argument("--org", help="organization slug (default: the only one)")
+    p.add_argument("--valuesets", help="folder of FHIR ValueSet JSON files (default: value sets in the database)")
+    p.set_defaults(fn=cmd_quality_run)
     p = quality.add_parser("measures", help="list the measures careloop evaluates")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_quality_measures)
@@ -610,9 +763,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = bsub.add_parser("adt", help="ADT over MLLP end to end vs a bare frame-and-ACK ceiling; --kill-test")
     p.add_argument("--messages", type=int, default=10000)
     p.add_argument("--senders", type=int, default=8)
-    p.add_argument("--workers", type=int, default=4, help="listener database worker threads")
     p.add_argument("--database-url", help="PostgreSQL URL to use instead of a throwaway SQLite file")
     p.add_argument("--kill-test", action="store_true", help="SIGKILL and restart the listener while sending")
+    p.add_argument("--mix", choices=["admit-discharge", "admit-transfer"], default="admit-discharge",
+                   help="A01+A03 per stay (discharges start transition episodes) or A01+A02 (no discharge)")
     p.add_argument("--kills", type=int, default=4)
     p.add_argument("--json", action="store_true")
     p.add_argument("--workdir", help="where to put the database (default: a temp folder)")

@@ -59,6 +59,7 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
     logins = _reset_logins(org)
     if fresh:
         _seed_workload(org)
+        _seed_access(org)
     print("\nLogins (passwords are new on every `careloop demo` run):")
     for username, role, password in logins:
         print(f"  {role:16} {username:16} {password}")
@@ -182,6 +183,55 @@ def _seed_workload(org: Organization) -> None:
     created = sum(r.created for r in results.values())
     print(f"designated care-team members for {len(complex_patients)} complex patients; "
           f"{created} monthly check-in tasks queued", flush=True)
+
+
+def _seed_access(org: Organization) -> None:
+    """Care plan and 24/7 access for the demo: patient.demo and caregiver.demo see a real patient's plan in the
+    portal, partner.cardio has it shared for 90 days, the after-hours protocol and a week of on-call nights."""
+    from careloop.access import services as access
+    from careloop.access.models import PortalAccount
+    from careloop.accounts.models import User
+    from careloop.accounts.services import actor_for
+    from careloop.careplans import rules as plan_rules
+    from careloop.careplans import services as careplans
+    from careloop.core import clock
+    from careloop.programs.models import DesignatedCareMember
+    from careloop.registry.models import Condition, Patient
+
+    users = {u.username: u for u in User.objects.filter(organization=org)}
+    if PortalAccount.objects.filter(user=users["patient.demo"]).exists():
+        return
+    coord = actor_for(users["coord.lopez"], "")
+    mine = DesignatedCareMember.objects.filter(organization=org, user=users["coord.lopez"]) \
+        .values_list("patient_id", flat=True)
+    diabetic = Condition.objects.filter(organization=org, patient_id__in=mine, icd10__startswith="E11") \
+        .values_list("patient_id", flat=True).first()
+    patient_id = diabetic or mine.first() or Patient.objects.filter(organization=org).values_list("pk", flat=True)[0]
+    codes = Condition.objects.filter(organization=org, patient_id=patient_id, clinical_status="active") \
+        .values_list("icd10", flat=True)
+    templates = sorted({t for c in codes if (t := plan_rules.template_for_icd10(c))})
+    today = clock.today(org.time_zone)
+    access.set_protocol(organization_id=org.pk, nurse_line_phone=org.after_hours_phone or "555-0100", actor=coord,
+                        instructions="For urgent questions when the office is closed, call the nurse line; "
+                                     "the on-call clinician will call you back. For an emergency call 911.")
+    access.link_portal_account(organization_id=org.pk, patient_id=patient_id, user_id=users["patient.demo"].pk,
+                               actor=coord)
+    access.grant_proxy(organization_id=org.pk, patient_id=patient_id, caregiver_id=users["caregiver.demo"].pk,
+                       consent_date=today, relationship="daughter", actor=coord)
+    access.record_access_notice(organization_id=org.pk, patient_id=patient_id, told_on=today, method="handout",
+                                actor=coord, note="After-hours card given at the initiating visit")
+    plan = careplans.create_plan(organization_id=org.pk, patient_id=patient_id, actor=coord, templates=templates,
+                                 reason="Initial comprehensive care plan")
+    access.share_with_partner(organization_id=org.pk, patient_id=patient_id, partner_id=users["partner.cardio"].pk,
+                              partner_kind="specialist", expires_at=clock.now() + dt.timedelta(days=90),
+                              actor=coord, plan_id=plan.pk)
+    zone = clock.clinic_zone(org.time_zone)
+    for i in range(7):
+        start = dt.datetime.combine(today + dt.timedelta(days=i), dt.time(17), tzinfo=zone)
+        access.add_on_call_shift(organization_id=org.pk, clinician_id=users["nurse.kim"].pk, starts_at=start,
+                                 ends_at=start + dt.timedelta(hours=15), phone="555-0100", actor=coord)
+    print(f"care plan ({', '.join(templates) or 'no template'}) for patient {patient_id}: portal login patient.demo, "
+          "proxy caregiver.demo, shared with partner.cardio for 90 days; on-call nights scheduled", flush=True)
 
 
 def _npi(n: int) -> str:

@@ -36,6 +36,28 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "time.edit_any": frozenset({"admin", "leader"}),
     "care_member.designate": frozenset({"provider", "nurse", "coordinator", "leader", "admin"}),
     "risk.read": CLINICAL | {"billing", "leader"},
+    # care plans and access (issue #8). Portal/partner users reach plans only through the access app's scoping.
+    "careplan.read": CLINICAL | {"admin", "leader"},
+    "careplan.write": CLINICAL,
+    "portal.use": PORTAL_ROLES,
+    "partner.use": EXTERNAL_ROLES,
+    "access.manage": frozenset({"provider", "nurse", "coordinator", "admin", "leader"}),
+    "oncall.read": CLINICAL | {"admin", "leader"},
+    "oncall.log": frozenset({"provider", "nurse"}),
+    # programs (issue #4): eligibility, enrollment with consent, QMB periods.
+    "program.read": CLINICAL | {"admin", "billing", "leader"},
+    "program.enroll": frozenset({"provider", "nurse", "coordinator", "bh_care_manager", "leader", "admin"}),
+    "program.eligibility_run": frozenset({"leader", "admin"}),
+    "qmb.manage": frozenset({"billing", "leader", "admin"}),
+    # quality (issue #6): measure results, care gaps and reports; runs and gap tasks.
+    "quality.read": CLINICAL | {"admin", "billing", "leader"},
+    "quality.run": frozenset({"leader", "admin"}),
+    "quality.tasks": CLINICAL | {"leader", "admin"},
+    # transitions of care (issue #5): episodes, checklist, medication reconciliation, hospital notifications.
+    "transitions.read": CLINICAL | {"admin", "billing", "leader"},
+    "transitions.write": frozenset({"provider", "nurse", "coordinator", "chw", "leader", "admin"}),
+    "transitions.medrec": frozenset({"provider", "nurse"}),
+    "transitions.notify": frozenset({"admin"}),
 }
 
 

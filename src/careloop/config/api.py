@@ -57,11 +57,15 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 
 def _register() -> None:
+    from careloop.access.api import router as access_router
     from careloop.audit.api import router as audit_router
+    from careloop.careplans.api import router as careplans_router
     from careloop.interop.fhir.api import router as fhir_router
     from careloop.programs.api import router as programs_router
+    from careloop.quality.api import router as quality_router
     from careloop.registry.api import router as registry_router
     from careloop.risk.api import router as risk_router
+    from careloop.transitions.api import router as transitions_router
     from careloop.worklist.api import router as worklist_router
 
     api.add_router("/patients", registry_router)
@@ -70,6 +74,10 @@ def _register() -> None:
     api.add_router("/programs", programs_router)
     api.add_router("/worklist", worklist_router)
     api.add_router("/risk", risk_router)
+    api.add_router("/careplans", careplans_router)
+    api.add_router("/access", access_router)
+    api.add_router("/quality", quality_router)
+    api.add_router("/transitions", transitions_router)
 
 
 _register()

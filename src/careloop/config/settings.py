@@ -62,6 +62,9 @@ INSTALLED_APPS = [
     "careloop.risk",
     "careloop.programs",
     "careloop.worklist",
+    "careloop.transitions",
+    "careloop.careplans",
+    "careloop.access",
     "careloop.web",
     "careloop.quality",
 ]
@@ -122,9 +125,9 @@ def _databases() -> dict[str, Any]:
             "timeout": 30,
         }
         db.setdefault("TEST", {})
-        test_name = os.environ.get("CARELOOP_TEST_SQLITE")
-        if test_name:
-            db["TEST"]["NAME"] = test_name
+        # Tests use a file, not Django's shared-cache in-memory database: live-server and thread tests then get
+        # the same WAL + IMMEDIATE locking as production (shared cache locks tables and ignores busy timeouts).
+        db["TEST"]["NAME"] = os.environ.get("CARELOOP_TEST_SQLITE") or str(DATA_DIR / "test-careloop.sqlite3")
     else:
         # 0 by default: under ASGI, sync views run on executor threads and persistent connections would pile up.
         db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))

@@ -145,3 +145,13 @@ def write_row(model: type[models.Model], values: dict[str, Any], pk: int | None 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0]) if pk is None else int(cursor.rowcount)
+
+
+def refresh_planner_statistics(models_: Sequence[type[models.Model]]) -> None:
+    """PostgreSQL: ANALYZE these tables. Tables that grow from empty are planned as if still empty (index
+    scans on the organization alone) until statistics exist; autovacuum fixes that, unless it is off or behind.
+    A no-op on SQLite, whose plans here do not depend on statistics."""
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE " + ", ".join(qn(m._meta.db_table) for m in models_))

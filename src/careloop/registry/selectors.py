@@ -249,8 +249,8 @@ def _table(model: type[Model]) -> str:
 def surviving_patient_id(*, actor: Actor, patient_id: int) -> int:
     """Follow merge links (A40) from a merged patient to the patient that survives."""
     seen = {patient_id}
-    sql = f"SELECT surviving_id FROM {_table(PatientLink)} WHERE organization_id = %s AND merged_id = %s"  # noqa: S608 - table names from model metadata, values bound
-    while rows := _fetch(sql, [_org(actor), patient_id]):
+    sql = f"SELECT surviving_id FROM {_table(PatientLink)} WHERE merged_id = %s AND +organization_id = %s"  # noqa: S608 - table names from model metadata, values bound
+    while rows := _fetch(sql, [patient_id, _org(actor)]):
         if rows[0][0] in seen:
             break
         patient_id = int(rows[0][0])
@@ -264,19 +264,23 @@ def patient_ids_by_identifiers(*, actor: Actor, identifiers: list[tuple[str, str
 
 
 def identified_patients(
-    *, actor: Actor, identifiers: list[tuple[str, str]]
+    *, actor: Actor, identifiers: list[tuple[str, str]], lock: bool = False
 ) -> tuple[dict[tuple[str, str], int], dict[int, dict[str, Any]]]:
     """(system, value) -> id of the (surviving) patient that holds it; and those patients' ``PATIENT_FIELDS``
-    (when the holder is active: one query for the common case)."""
+    (when the holder is active: one query for the common case). ``lock``: on PostgreSQL, hold the patients'
+    rows until the transaction ends (writers of one patient take turns)."""
     if not identifiers:
         return {}, {}
-    pairs = " OR ".join(["(i.system = %s AND i.value = %s)"] * len(identifiers))
+    # Each disjunct spells out the unique index (organization, system, value): one seek per identifier.
+    keys = " OR ".join(["(i.organization_id = %s AND i.system = %s AND i.value = %s)"] * len(identifiers))
     tables = f"{_table(PatientIdentifier)} i JOIN {_table(Patient)} p ON p.id = i.patient_id"
     cols = ", ".join(["i.system", "i.value", "i.patient_id", "p.active", *(f"p.{c}" for c in PATIENT_FIELDS)])
-    sql = f"SELECT {cols} FROM {tables} WHERE i.organization_id = %s AND ({pairs})"  # noqa: S608
+    sql = f"SELECT {cols} FROM {tables} WHERE {keys}"  # noqa: S608
+    if lock and connection.vendor == "postgresql":
+        sql += " FOR UPDATE OF p"
     ids: dict[tuple[str, str], int] = {}
     fields: dict[int, dict[str, Any]] = {}
-    for row in _fetch(sql, [_org(actor), *(x for pair in identifiers for x in pair)]):
+    for row in _fetch(sql, [x for system, value in identifiers for x in (_org(actor), system, value)]):
         system, value, pid, active = row[:4]
         if active:
             fields[pid] = {**dict(zip(PATIENT_FIELDS, row[4:], strict=True)), "birth_date": _date(row[6])}
@@ -301,8 +305,8 @@ def demographic_candidates(*, actor: Actor, family: str, given: str, birth_date:
 
 
 def patient_identifier_values(*, actor: Actor, patient_id: int) -> dict[str, str]:
-    sql = f"SELECT system, value FROM {_table(PatientIdentifier)} WHERE organization_id = %s AND patient_id = %s"  # noqa: S608 - table names from model metadata, values bound
-    rows = _fetch(sql, [_org(actor), patient_id])
+    sql = f"SELECT system, value FROM {_table(PatientIdentifier)} WHERE patient_id = %s AND +organization_id = %s"  # noqa: S608 - table names from model metadata, values bound
+    rows = _fetch(sql, [patient_id, _org(actor)])
     return {s: v for s, v in rows}
 
 
@@ -312,8 +316,8 @@ PATIENT_FIELDS = ("family", "given", "birth_date", "sex", "mbi", "address_line",
 
 def patient_fields(*, actor: Actor, patient_id: int) -> dict[str, Any]:
     """The demographic fields an HL7 message may fill or update (``PATIENT_FIELDS``)."""
-    sql = f"SELECT {', '.join(PATIENT_FIELDS)} FROM {_table(Patient)} WHERE organization_id = %s AND id = %s"  # noqa: S608 - table names from model metadata, values bound
-    rows = _fetch(sql, [_org(actor), patient_id])
+    sql = f"SELECT {', '.join(PATIENT_FIELDS)} FROM {_table(Patient)} WHERE id = %s AND +organization_id = %s"  # noqa: S608 - table names from model metadata, values bound
+    rows = _fetch(sql, [patient_id, _org(actor)])
     if not rows:
         raise NotFound("patient not found")
     values = dict(zip(PATIENT_FIELDS, rows[0], strict=True))
@@ -325,8 +329,8 @@ _VISIT = ("SELECT e.id, e.patient_id, e.status, e.class_code, e.start, e.{end}, 
           "e.visit_number, e.diagnoses ")
 
 
-def _visit(where: str, params: list[Any], joined: str = "") -> VisitRow | None:
-    sql = _VISIT.format(end=connection.ops.quote_name("end")) + f"FROM {_table(Encounter)} e {joined}"
+def _visit(where: str, params: list[Any]) -> VisitRow | None:
+    sql = _VISIT.format(end=connection.ops.quote_name("end")) + f"FROM {_table(Encounter)} e"
     rows = _fetch(f"{sql} WHERE e.organization_id = %s AND e.source_kind = 'hl7v2' AND {where}", params)  # noqa: S608 - table names from model metadata, values bound
     if not rows:
         return None
@@ -337,9 +341,9 @@ def _visit(where: str, params: list[Any], joined: str = "") -> VisitRow | None:
 
 def hl7_visit(*, actor: Actor, facility: str, visit_number: str) -> VisitRow | None:
     """The stay the sending facility calls ``visit_number`` (``EncounterSourceKey``)."""
-    joined = f"JOIN {_table(EncounterSourceKey)} k ON k.encounter_id = e.id"
-    return _visit("k.organization_id = %s AND k.source_kind = 'hl7v2' AND k.facility = %s AND k.visit_number = %s",
-                  [_org(actor), _org(actor), facility, visit_number], joined)
+    key = (f"SELECT encounter_id FROM {_table(EncounterSourceKey)} WHERE organization_id = %s AND "  # noqa: S608
+           "source_kind = 'hl7v2' AND facility = %s AND visit_number = %s")
+    return _visit(f"e.id = ({key})", [_org(actor), _org(actor), facility, visit_number])
 
 
 def hl7_visit_by_admit(*, actor: Actor, patient_id: int, facility: str, start: dt.datetime) -> VisitRow | None:

@@ -411,12 +411,14 @@ def set_hl7_message_outcomes(outcomes: Sequence[tuple[int, str, str, str, int | 
 def lock_patient(*, patient_id: int) -> None:
     """Serialize writers of one patient's rows until the transaction ends (PostgreSQL; SQLite already does)."""
     if connection.vendor != "sqlite":
-        list(Patient.objects.select_for_update().filter(pk=patient_id).values_list("pk"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {Patient._meta.db_table} WHERE id = %s FOR UPDATE", [patient_id])  # noqa: S608
 
 
 def save_patient(*, organization_id: int, patient_id: int | None, fields: dict[str, Any],
                  identifiers: Sequence[dict[str, str]] = ()) -> int:
-    """Create a patient (``patient_id`` None) or update the given fields; add identifiers it lacks."""
+    """Create a patient (``patient_id`` None) or update the given fields; add identifiers it lacks (an identifier
+    another patient holds raises IntegrityError: two writers created the same person at once)."""
     if "family" in fields or "given" in fields:
         fields = {**fields, "search_name": f"{fields.get('family', '')} {fields.get('given', '')}".strip().lower()}
     if patient_id is None:
@@ -427,7 +429,7 @@ def save_patient(*, organization_id: int, patient_id: int | None, fields: dict[s
     insert_rows(PatientIdentifier, ["organization", "patient", "created_at", "updated_at", "system", "value",
                                     "type_code", "assigner"],
                 [(organization_id, patient_id, now, now, i["system"][:200], i["value"][:128], i["type_code"][:16],
-                  i["assigner"][:200]) for i in identifiers], ignore_conflicts=True)
+                  i["assigner"][:200]) for i in identifiers])
     return patient_id
 
 

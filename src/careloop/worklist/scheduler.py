@@ -44,6 +44,12 @@ class Job:
     run: Callable[[dt.datetime], dict[str, Any]]
 
 
+def careplan_review_job(now: dt.datetime) -> dict[str, Any]:
+    from careloop.careplans.tasks import yearly_review_job
+
+    return dict(yearly_review_job(now))
+
+
 def risk_refresh_job(now: dt.datetime) -> dict[str, Any]:
     from careloop.risk.tasks import refresh_all
 
@@ -54,6 +60,7 @@ JOBS: tuple[Job, ...] = (
     Job("worklist.escalate", every_minutes(5), tasks.escalate_job),
     Job("risk.refresh", daily, risk_refresh_job),  # before the recurring rules, so new tasks see fresh tiers
     Job("worklist.recurring", daily, tasks.recurring_job),
+    Job("careplans.yearly_review", daily, careplan_review_job),
 )
 
 

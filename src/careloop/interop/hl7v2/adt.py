@@ -97,18 +97,24 @@ class Applied:
 
 
 def on_stay_closed(*, organization_id: int, patient_id: int, encounter_id: int, actor: Actor) -> None:
-    """TRANSITIONS HOOK. An A03 has just closed this encounter, inside the message's transaction.
+    """TRANSITIONS HOOK: the one place the transitions app is called from. An A03 (or an A08 that creates a
+    finished stay) has just closed this encounter, inside the message's transaction; the transitions service
+    opens the episode (2-business-day contact, 7-day follow-up, TCM windows, tasks) once it commits.
 
-    When the transitions app exists, open the transition episode here (its service computes the
-    2-business-day contact, 7-day follow-up and TCM windows), e.g.
-    ``transitions.services.open_transition_episode(organization_id=..., encounter_id=..., actor=actor)``.
-    Nothing to do until then; the encounter, its discharge time and the timeline event are already written.
+    Note: that work runs after the commit in the listener's database thread, before the batch's ACKs go out
+    (``bench/RESULTS.md`` "## adt" has its cost); a background job would take it off the ACK path.
     """
+    from careloop.transitions.services import episode_after_commit
+
+    episode_after_commit(organization_id=organization_id, encounter_id=encounter_id, actor=actor)
 
 
 def on_stay_reopened(*, organization_id: int, patient_id: int, encounter_id: int, actor: Actor, reason: str) -> None:
     """TRANSITIONS HOOK. A13 (cancel discharge) or A11 (cancel admit) undid a stay's discharge or the stay
     itself: the transitions service will cancel the episode ``on_stay_closed`` opened."""
+    from careloop.transitions.services import episode_after_commit
+
+    episode_after_commit(organization_id=organization_id, encounter_id=encounter_id, actor=actor)
 
 
 # ---- entry point ----------------------------------------------------------------------------------------------
@@ -147,6 +153,8 @@ def apply_message(x: Extracted, ctx: Context, *, match: Match | None = None) -> 
     pid = _save_patient(x.patient, match, event, ctx)
     encounter_id = None
     if visit is not None:
+        if match.patient_id is not None and not match.locked:  # a new patient is invisible to others anyway
+            lock_patient(patient_id=pid)  # another listener process may be writing this patient's stays
         encounter_id = _apply_visit(x, visit, pid, event, ctx)
     summary = f"{NAMES.get(event, x.header.message_type)}: {x.header.sending_facility or x.header.sending_application}"
     _on_timeline(x, ctx, pid, encounter_id, summary)
@@ -193,7 +201,11 @@ def _patient_fields(data: PatientData) -> dict[str, Any]:
 
 
 def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> int:
-    new_ids = [i.as_row() for i in data.matchable if (i.system, i.value) not in match.known]
+    known = match.known
+    if match.how == "review":  # a person chose the patient: add only identifiers nobody holds yet
+        known = set(patient_ids_by_identifiers(actor=ctx.actor, identifiers=[(i.system, i.value)
+                                                                            for i in data.matchable]))
+    new_ids = [i.as_row() for i in data.matchable if (i.system, i.value) not in known]
     fields = _patient_fields(data)
     if match.patient_id is None:
         pid = save_patient(organization_id=ctx.organization_id, patient_id=None, fields=fields, identifiers=new_ids)
@@ -227,7 +239,6 @@ def _find_visit(x: Extracted, v: VisitData, patient_id: int, ctx: Context) -> Vi
 
 
 def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: Context) -> int | None:
-    lock_patient(patient_id=patient_id)  # another listener process may be writing this patient's stays
     enc = _find_visit(x, v, patient_id, ctx)
     if enc is not None and enc.patient_id != patient_id and (
             surviving_patient_id(actor=ctx.actor, patient_id=enc.patient_id) != patient_id):

@@ -91,7 +91,7 @@ def send(*, paths: list[str], host: str, port: int, tls: bool, tls_ca: str | Non
 
 
 def listen(*, organization_id: int, time_zone: str, host: str, port: int, tls_cert: str | None,
-           tls_key: str | None, workers: int, grace: float) -> int:
+           tls_key: str | None, grace: float) -> int:
     from django.db import connections
 
     from careloop.interop.hl7v2.inbox import Hl7Inbox, MllpHandler
@@ -110,4 +110,33 @@ def listen(*, organization_id: int, time_zone: str, host: str, port: int, tls_ce
     def ready(bound_host: str, bound_port: int) -> None:
         print(f"listening {bound_host} {bound_port}{' tls' if ctx else ''}", flush=True)
 
-    return run(MllpHandler(inbox), host=host, port=port, ssl_context=ctx, workers=workers, grace=grace, ready=ready)
+    return run(MllpHandler(inbox), host=host, port=port, ssl_context=ctx, grace=grace, ready=ready)
+
+
+def review(*, organization_id: int, resolve: int | None, patient: int | None, new: bool, as_json: bool) -> int:
+    """List open patient-match reviews, or resolve one (apply its held message to ``patient`` or a new one)."""
+    from careloop.core.actor import Actor
+    from careloop.core.errors import CareloopError
+    from careloop.interop.hl7v2.review import resolve_match_review
+    from careloop.registry.selectors import patient_match_reviews
+
+    actor = Actor.system(organization_id, "careloop hl7 review")
+    if resolve is None:
+        rows = [{"review": r.pk, "message": r.message_id, "reason": r.reason, "patient_in_message": r.demographics,
+                 "candidates": r.candidates} for r in patient_match_reviews(actor=actor)]
+        for row in rows:
+            print(orjson.dumps(row).decode() if as_json else
+                  f"review {row['review']} (message {row['message']}): {row['reason']}; candidates "
+                  + ", ".join(f"{c['patient_id']} {c['family']}, {c['given']} {c['birth_date']}" for c in
+                              row["candidates"]))
+        return 0
+    if (patient is None) == (not new):
+        print("careloop: give exactly one of --patient ID or --new", file=sys.stderr)
+        return 2
+    try:
+        done = resolve_match_review(review_id=resolve, patient_id=patient, actor=actor)
+    except CareloopError as exc:
+        print(f"careloop: {exc}", file=sys.stderr)
+        return 2
+    print(f"review {resolve}: applied message(s) {done.applied_messages} to patient {done.patient_id}")
+    return 0

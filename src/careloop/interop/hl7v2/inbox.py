@@ -1,16 +1,18 @@
 """The one HL7 v2 intake path, used by the MLLP listener and by ``careloop hl7 ingest`` alike.
 
-For each message:
-1. read MSH; unreadable -> stored as ``rejected``, quarantined, ``AR``;
-2. store the raw message (``RawHl7Message``, status ``received``) and COMMIT: it is durable from here on;
-3. in one transaction: skip it if the same sender's MSH-10 was already applied (``duplicate``, ``AA``), else
-   parse, match the patient, apply the ADT event, write the timeline event and the audit batch, mark it
-   ``accepted`` (or ``review`` when the patient match is uncertain) - then COMMIT;
-4. the ACK is built only now: ``AA`` after the commit; ``AE``/``AR`` with an ERR segment saying why, the
+Messages come in batches (the listener's group commit; a file's messages 100 at a time). For each batch:
+1. read each MSH; unreadable -> stored as ``rejected``, quarantined, ``AR``;
+2. store the raw messages (``RawHl7Message``, status ``received``) and COMMIT: durable from here on;
+3. in one transaction: a message whose sender already had that MSH-10 applied is a ``duplicate`` (``AA``, not
+   applied again); the others are parsed, matched to a patient, applied (``adt.apply_message``), put on the
+   timeline and audited, and marked ``accepted`` (or ``review`` when the patient match is uncertain) - COMMIT;
+4. the ACKs are built only now: ``AA`` after the commit; ``AE``/``AR`` with an ERR segment saying why, the
    message quarantined.
 
-A message stored in step 2 whose step 3 never finished (process killed) stays ``received``;
-``recover_pending`` applies those (the listener runs it at start), and a resend is recognised as a duplicate.
+A message that fails in step 3 changes nothing: the transaction is rolled back and the batch runs again with
+that message rejected. A message stored in step 2 whose step 3 never committed (process killed) stays
+``received``; ``recover_pending`` applies those (the listener runs it at start), and the sender's resend is
+then a duplicate.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from careloop.core import clock
 from careloop.core.actor import Actor
+from careloop.core.db import refresh_planner_statistics
 from careloop.interop.hl7v2.ack import build_ack
 from careloop.interop.hl7v2.adt import Applied, Context, Invalid, apply_message, finish
 from careloop.interop.hl7v2.extract import Extracted, extract, report
@@ -39,19 +42,24 @@ from careloop.interop.hl7v2.parse import (
     split_messages,
 )
 from careloop.registry.choices import Hl7MessageStatus as S
+from careloop.registry.models import (
+    Encounter,
+    EncounterSourceKey,
+    Patient,
+    PatientEvent,
+    PatientIdentifier,
+    PatientLink,
+    RawHl7Message,
+)
 from careloop.registry.selectors import (
     accepted_hl7_messages,
     hl7_message_statuses,
     hl7_messages,
-    patient_ids_by_identifiers,
 )
 from careloop.registry.services import quarantine, set_hl7_message_outcomes, store_hl7_message
 
 log = logging.getLogger("careloop.hl7v2")
-
-
-class _Retry(Exception):
-    """A concurrent writer created the same patient first: roll back and process the message again."""
+HL7_TABLES = (RawHl7Message, Patient, PatientIdentifier, Encounter, EncounterSourceKey, PatientEvent, PatientLink)
 
 
 @dataclass
@@ -110,6 +118,8 @@ class Hl7Inbox:
         self.zone = clock.clinic_zone(time_zone)
         self.actor = actor or Actor.system(organization_id, "hl7 interface")
         self.concurrent_writers = connections["default"].vendor != "sqlite"
+        self._processed = 0
+        self._next_analyze = 200
 
     # ---- inputs -------------------------------------------------------------------------------------------
     @staticmethod
@@ -165,6 +175,10 @@ class Hl7Inbox:
         if stored:
             for s, result in zip(stored, self._apply_batch(stored), strict=True):
                 results[s.pos] = result
+        self._processed += len(items)
+        if self._processed >= self._next_analyze:  # statistics for tables that grew (doubling steps)
+            self._next_analyze *= 2
+            refresh_planner_statistics(HL7_TABLES)
         return [r for r in results if r is not None]
 
     # ---- step 3 -------------------------------------------------------------------------------------------
@@ -244,9 +258,7 @@ class Hl7Inbox:
         ctx = Context(self.organization_id, self.actor, message_id, shared.audit, shared.timeline)
         try:
             applied = apply_message(x, ctx)
-            if self.concurrent_writers:
-                self._check_new_patient(x, applied)
-        except (_Retry, IntegrityError) as exc:  # another listener wrote the same patient or stay first (PostgreSQL)
+        except IntegrityError as exc:  # another listener created the same patient or stay first (PostgreSQL)
             raise _Restart(n, ("retry",)) from exc
         except Invalid as exc:
             raise _Restart(n, ("AE", exc.reason, exc.code, exc.location)) from exc
@@ -276,16 +288,6 @@ class Hl7Inbox:
         code = code or "AA"
         return Result(item.source, item.index, code, status, error if code != "AA" else None,
                       build_ack(code, header, text=error if code != "AA" else ""), header, message_id)
-
-    def _check_new_patient(self, x: Extracted, applied: Applied) -> None:
-        """Two listeners can create the same new patient at once (PostgreSQL); the identifiers of the second
-        are then held by the first: retry, and this time the identifier match finds the patient."""
-        if applied.patient_id is None or x.patient is None or not x.patient.matchable or x.event == "A40":
-            return
-        owners = patient_ids_by_identifiers(actor=self.actor,
-                                            identifiers=[(i.system, i.value) for i in x.patient.matchable])
-        if any(pid != applied.patient_id for pid in owners.values()):
-            raise _Retry
 
     # ---- rejections -----------------------------------------------------------------------------------------
     def _reject_unread(self, item: Incoming, reason: str, code: str = "100", location: str = "",

@@ -36,6 +36,7 @@ class Match:
     candidates: list[dict[str, Any]] = field(default_factory=list)
     known: set[tuple[str, str]] = field(default_factory=set)  # (system, value) already held by the patient
     current: dict[str, Any] | None = None  # the matched patient's demographic fields, when already read
+    locked: bool = False  # the patient's row is locked for this transaction (PostgreSQL)
 
     @property
     def uncertain(self) -> bool:
@@ -57,10 +58,11 @@ def _candidate(p: PatientBrief, why: str) -> dict[str, Any]:
 
 def match_patient(data: PatientData, *, actor: Actor) -> Match:
     idents = [(i.system, i.value) for i in data.matchable]
-    hits, fields = identified_patients(actor=actor, identifiers=idents)
+    hits, fields = identified_patients(actor=actor, identifiers=idents, lock=True)
     owners = sorted(set(hits.values()))
     if len(owners) == 1:
-        return Match(owners[0], "identifier", known=set(hits), current=fields.get(owners[0]))
+        return Match(owners[0], "identifier", known=set(hits), current=fields.get(owners[0]),
+                     locked=owners[0] in fields)
     if len(owners) > 1:
         found = {pid: _brief(patient_by_id(actor=actor, patient_id=pid)) for pid in owners}
         return Match(

@@ -15,6 +15,8 @@ replaced without touching the ADT logic. Pure: no Django, no database.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import hl7
@@ -301,6 +303,43 @@ def unescape(value: str, header: Header) -> str:
 READ_FIELDS = {"EVN": 6, "PID": 13, "PV1": 45, "DG1": 3, "MRG": 1}
 
 
+_SEEN: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+_SEEN_MAX = 4096
+_SEEN_LOCK = threading.Lock()
+
+
+def _parsed_fields(separators: str, lines: list[str]) -> list[tuple[str, ...]]:
+    """python-hl7's reading of each segment line, as field strings. A line seen recently (the same patient's
+    PID, DG1... in the next message about them) is not parsed again."""
+    out: list[tuple[str, ...] | None] = []
+    missing: list[int] = []
+    with _SEEN_LOCK:
+        for i, line in enumerate(lines):
+            hit = _SEEN.get((separators, line))
+            if hit is not None:
+                _SEEN.move_to_end((separators, line))
+            else:
+                missing.append(i)
+            out.append(hit)
+    if missing:
+        text = "\r".join([f"MSH{separators}{separators[0]}"] + [lines[i] for i in missing])
+        try:
+            parsed = hl7.parse(text)
+        except Exception as exc:  # python-hl7 raises several types on malformed input
+            raise Unparseable(f"cannot parse the message: {exc}") from exc
+        segments = list(parsed)[1:]
+        if len(segments) != len(missing):
+            raise Unparseable("cannot parse the message: its segments could not be told apart")
+        with _SEEN_LOCK:
+            for i, seg in zip(missing, segments, strict=True):
+                fields = tuple(str(f) for f in seg)
+                out[i] = fields
+                _SEEN[(separators, lines[i])] = fields
+            while len(_SEEN) > _SEEN_MAX:
+                _SEEN.popitem(last=False)
+    return [f for f in out if f is not None]
+
+
 class Hl7Message:
     """A parsed message: its header, the names of all its segments, and the segments careloop reads
     (``READ_FIELDS``, parsed by python-hl7)."""
@@ -312,19 +351,11 @@ class Hl7Message:
         self.names = [line[:3] for line in lines]
         # MSH is already read (``header``): python-hl7 gets only its separators, then the segments we read.
         sep = header.field_sep
-        wanted = "\r".join([f"MSH{sep}{header.encoding}"] + [
-            sep.join(line.split(sep, READ_FIELDS[line[:3]] + 1)[: READ_FIELDS[line[:3]] + 1])
-            for line in lines[1:] if line[:3] in READ_FIELDS
-        ])
-        try:
-            parsed = hl7.parse(wanted)
-        except Exception as exc:  # python-hl7 raises several types on malformed input
-            raise Unparseable(f"cannot parse the message: {exc}") from exc
-        self.segments: list[Segment] = []
-        for seg in parsed[1:]:
-            fields = tuple(str(f) for f in seg)
-            if fields and fields[0]:
-                self.segments.append(Segment(fields[0], fields, header))
+        wanted = [sep.join(line.split(sep, READ_FIELDS[line[:3]] + 1)[: READ_FIELDS[line[:3]] + 1])
+                  for line in lines[1:] if line[:3] in READ_FIELDS]
+        self.segments: list[Segment] = [
+            Segment(fields[0], fields, header) for fields in _parsed_fields(sep + header.encoding, wanted) if fields[0]
+        ]
 
     def all(self, name: str) -> list[Segment]:
         return [s for s in self.segments if s.name == name]

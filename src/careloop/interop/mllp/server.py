@@ -250,6 +250,8 @@ class MllpServer:
             try:
                 replies = await loop.run_in_executor(self._executor, handler.handle_batch,
                                                      [(payload, peer) for payload, peer, _ in batch])
+                if len(replies) != len(batch):
+                    raise RuntimeError(f"handler returned {len(replies)} replies for {len(batch)} messages")
             except Exception as exc:  # every message of the batch fails alike: no ACK, the senders resend
                 for *_, future in batch:
                     if not future.done():

@@ -4,7 +4,7 @@ Every route is role-checked (``accounts.rules.ROLE_PERMISSIONS``), scoped to the
 audited; everything the UI does is here too.
 """
 
-from careloop.worklist.api import patients, tasks  # noqa: F401 - registers the routes
+from careloop.worklist.api import enrollment, patients, tasks  # noqa: F401 - registers the routes
 from careloop.worklist.api.router import router
 
 __all__ = ["router"]

@@ -155,12 +155,12 @@ def test_scheduler_runs_each_period_once() -> None:
         second = scheduler.run_due()  # a second scheduler in the same period
     assert [(r["job"], r["period"], r["status"]) for r in first] == [
         ("worklist.escalate", "2026-03-09T14:05Z", "done"), ("risk.refresh", "2026-03-09", "done"),
-        ("worklist.recurring", "2026-03-09", "done")]
+        ("worklist.recurring", "2026-03-09", "done"), ("careplans.yearly_review", "2026-03-09", "done")]
     assert first[0]["detail"]["escalated"] == 1
-    assert [r["status"] for r in second] == ["skipped", "skipped", "skipped"]
+    assert [r["status"] for r in second] == ["skipped", "skipped", "skipped", "skipped"]
     with time_machine.travel(T0 + dt.timedelta(minutes=11), tick=False):
-        assert [r["status"] for r in scheduler.run_due()] == ["done", "skipped", "skipped"]
-    assert ScheduledJobRun.objects.count() == 4
+        assert [r["status"] for r in scheduler.run_due()] == ["done", "skipped", "skipped", "skipped"]
+    assert ScheduledJobRun.objects.count() == 5
 
 
 def test_a_failing_job_is_recorded() -> None:

@@ -172,3 +172,15 @@ def test_mllp_handler_answers_oversized_messages_with_ar() -> None:
     ack = handler.oversized(adt("A01", "BIG").encode()[:200], 20_000_000, "1.2.3.4:5")
     assert ack is not None and ack_summary(ack)[:2] == ("AR", "BIG")
     assert "exceeds the size limit" in QuarantinedInput.objects.get().reason
+
+
+def test_resolving_a_conflict_review_keeps_each_identifier_with_its_holder() -> None:
+    from careloop.interop.hl7v2.extract import MBI_SYSTEM
+
+    org = make_org()
+    a = make_patient(org, "A", "A", identifiers=[("urn:careloop:hl7:GENHOSP", "H-6")])
+    make_patient(org, "B", "B", identifiers=[(MBI_SYSTEM, "1EG4TE5MK73")])
+    [held] = receive(org, adt("A01", "K1", mrn="H-6", mbi="1EG4TE5MK73"))
+    review = PatientMatchReview.objects.get()
+    res = resolve_match_review(review_id=review.pk, patient_id=a.pk, actor=actor(org))
+    assert (held.status, res.patient_id) == ("review", a.pk) and Encounter.objects.get().patient_id == a.pk

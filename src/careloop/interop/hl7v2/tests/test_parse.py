@@ -150,3 +150,24 @@ def test_bad_birth_date_is_a_warning_and_bad_discharge_a_problem() -> None:
     x = extract(parsed(adt("A03", dob="19481399", discharge="2026010")), NY)
     assert x.patient is not None and x.patient.birth_date is None
     assert [p.location for p in x.problems] == ["PID-7", "PV1-45"]
+
+
+def test_segments_seen_recently_are_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careloop.interop.hl7v2 import parse as module
+
+    calls: list[str] = []
+    real = module.hl7.parse
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(module.hl7, "parse", counting)
+    monkeypatch.setattr(module, "_SEEN", module.OrderedDict())
+    first = parsed(adt("A01", "C1", mrn="CACHE-1"))
+    second = parsed(adt("A03", "C2", mrn="CACHE-1", discharge="20260105083000-0500"))
+    assert [s.fields for s in first.all("PID")] == [s.fields for s in second.all("PID")]
+    assert "PID|" in calls[0] and "PID|" not in calls[1]  # the same PID line: read from the first parse
+    assert second.first("PV1") is not None and second.first("PV1").component(45) == "20260105083000-0500"  # type: ignore[union-attr]
+    custom = "MSH@$*\\%@APP@FAC@R@RF@2026@@ADT$A01@77@P@2.5\rPID@1@@X1$$$FAC$MR@@ROE$ANN"
+    assert Hl7Message(custom, read_header(custom)).first("PID").component(5, 2) == "ANN"  # type: ignore[union-attr]

@@ -173,3 +173,40 @@ def test_tls_round_trip(tmp_path: Path) -> None:
             plain.sendall(frame(b"MSH|plain"))
             assert read_frames(plain, 1, timeout=2) == []
     assert handler.handled == [b"MSH|secret"]
+
+
+class Batcher(Echo):
+    def __init__(self, delay: float = 0.05, fail: bool = False) -> None:
+        super().__init__(delay)
+        self.batches: list[int] = []
+        self.fail = fail
+
+    def handle_batch(self, items: list[tuple[bytes, str]]) -> list[bytes]:
+        self.batches.append(len(items))
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("database down")
+        return [b"ACK " + payload for payload, _peer in items]
+
+
+def test_group_commit_batches_frames_from_all_connections_and_answers_each() -> None:
+    handler = Batcher()
+
+    async def client(port: int, n: int) -> list[bytes]:
+        async with MllpClient("127.0.0.1", port) as c:
+            return [await c.send(f"MSH|{n}|{i}".encode()) for i in range(5)]
+
+    async def main(port: int) -> list[list[bytes]]:
+        return await asyncio.gather(*(client(port, n) for n in range(6)))
+
+    with ServerThread(handler) as srv:
+        results = asyncio.run(main(srv.port))
+        assert srv.server.stats.batches == len(handler.batches)
+    assert all(acks == [f"ACK MSH|{n}|{i}".encode() for i in range(5)] for n, acks in enumerate(results))
+    assert sum(handler.batches) == 30 and max(handler.batches) > 1  # frames of several connections together
+
+
+def test_a_failing_batch_sends_no_ack_and_closes_the_connection() -> None:
+    with ServerThread(Batcher(delay=0, fail=True)) as srv, connect(srv.port) as sock:
+        sock.sendall(frame(b"MSH|lost"))
+        assert read_frames(sock, 1, timeout=3) == []  # closed without an ACK: the sender will resend

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from careloop.programs import views
+
+urlpatterns = [
+    path("programs/enroll-first/", views.enroll_first_page, name="programs-enroll-first"),
+    path("programs/patients/<int:patient_id>/panel/", views.panel, name="programs-panel"),
+    path("programs/patients/<int:patient_id>/enroll/", views.enroll, name="programs-enroll"),
+    path("programs/patients/<int:patient_id>/enrollments/<int:enrollment_id>/disenroll/", views.disenroll,
+         name="programs-disenroll"),
+]

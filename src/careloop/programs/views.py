@@ -1,0 +1,128 @@
+"""Program UI: the chart panel (eligibility this month, enrollments and consent, the enroll form) loaded by HTMX,
+and the enroll-first page. Staff only, permission-checked, tenant-scoped, audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from careloop.accounts import rules as access
+from careloop.accounts.permissions import actor_from_request
+from careloop.audit.services import EventSpec, record_event, record_events
+from careloop.clinics.models import Organization, Practitioner
+from careloop.core import clock
+from careloop.core.actor import Actor
+from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
+from careloop.programs import selectors, services
+from careloop.programs.choices import ENROLLABLE, Disclosure, Program
+from careloop.registry.models import Patient
+
+View = Callable[..., HttpResponse]
+
+
+def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
+    def decorate(fn: Callable[..., HttpResponse]) -> View:
+        @wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return HttpResponseRedirect(f"/login/?next={request.path}")
+            try:
+                actor = actor_from_request(request)
+                if actor.organization_id is None or not access.has_permission(actor.role, permission):
+                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
+                return fn(request, actor, *args, **kwargs)
+            except CareloopError as exc:
+                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
+                              status=exc.status_code)
+
+        return wrapper
+
+    return decorate
+
+
+def _org(actor: Actor) -> Organization:
+    return Organization.objects.get(pk=actor.organization_id or 0)
+
+
+def _panel(request: HttpRequest, actor: Actor, patient_id: int, errors: dict[str, str] | None = None,
+           message: str = "") -> HttpResponse:
+    org = _org(actor)
+    patient = Patient.objects.filter(organization_id=org.pk, pk=patient_id).first()
+    if patient is None:
+        raise NotFound("patient not found")
+    month = clock.month_of(clock.today(org.time_zone))
+    decisions = selectors.eligibility_for(organization_id=org.pk, patient_id=patient_id, month=month)
+    enrollments = list(selectors.enrollments_for(organization_id=org.pk, patient_id=patient_id))
+    record_event(actor=actor, action="enrollment.viewed", patient_id=patient_id, object_type="Patient",
+                 object_id=str(patient_id), detail={"month": month})
+    return render(request, "programs/_panel.html", {
+        "p": patient, "month": month, "decisions": decisions, "enrollments": enrollments,
+        "apcm": next((d for d in decisions if d.program == Program.APCM), None),
+        "can_enroll": access.has_permission(actor.role, "program.enroll"),
+        "programs": [(v, label) for v, label in Program.choices if v in ENROLLABLE],
+        "disclosures": Disclosure.choices,
+        "practitioners": Practitioner.objects.filter(organization_id=org.pk, is_billing_practitioner=True)
+        .order_by("family", "given"),
+        "errors": errors or {}, "message": message,
+    })
+
+
+@require_GET
+@staff_view("program.read")
+def panel(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
+    return _panel(request, actor, patient_id)
+
+
+@require_POST
+@staff_view("program.enroll")
+def enroll(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
+    assert actor.organization_id is not None and actor.user_id is not None
+    post = request.POST
+    try:
+        start = dt.date.fromisoformat(post["start"]) if post.get("start") else None
+        practitioner = int(post.get("billing_practitioner_id") or 0)
+        services.enroll_patient(
+            organization_id=actor.organization_id, patient_id=patient_id, program=post.get("program", ""),
+            billing_practitioner_id=practitioner, start=start, actor=actor,
+            consent=services.ConsentIn(method=post.get("method", ""), disclosures=tuple(post.getlist("disclosures")),
+                                       obtained_by_user_id=actor.user_id, obtained_at=clock.now(),
+                                       evidence=post.get("evidence", "")),
+        )
+    except ValidationFailed as exc:
+        return _panel(request, actor, patient_id, errors=exc.field_errors or {"form": str(exc)}, message=str(exc))
+    except ValueError:
+        return _panel(request, actor, patient_id, errors={"start": "YYYY-MM-DD"}, message="invalid date")
+    return _panel(request, actor, patient_id, message="Enrolled.")
+
+
+@require_POST
+@staff_view("program.enroll")
+def disenroll(request: HttpRequest, actor: Actor, patient_id: int, enrollment_id: int) -> HttpResponse:
+    assert actor.organization_id is not None
+    row = selectors.enrollment(organization_id=actor.organization_id, enrollment_id=enrollment_id)
+    if row is None or row.patient_id != patient_id:
+        raise NotFound("enrollment not found")
+    services.disenroll_patient(organization_id=actor.organization_id, enrollment_id=enrollment_id, actor=actor,
+                               reason=request.POST.get("reason", ""))
+    return _panel(request, actor, patient_id, message="Disenrollment takes effect at the end of the month.")
+
+
+@require_GET
+@staff_view("program.read")
+def enroll_first_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    org = _org(actor)
+    month = request.GET.get("month") or clock.month_of(clock.today(org.time_zone))
+    try:
+        dt.date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise ValidationFailed("month must be YYYY-MM") from exc
+    result = selectors.enroll_first(organization_id=org.pk, month=month, limit=100)
+    record_events(actor=actor, events=[EventSpec("enroll_first.viewed", r.patient_id, "Patient", str(r.patient_id))
+                                       for r in result.rows] or [EventSpec("enroll_first.viewed")])
+    return render(request, "programs/enroll_first.html", {"result": result, "month": month})

@@ -1,0 +1,107 @@
+"""Quality UI: the practice dashboard (rates per measure, MVP summary, utilization), gap drill-down with CSV export
+and bulk task creation, and the chart panel (open and closed gaps, a task button per open gap, loaded by HTMX).
+Staff only, permission-checked, tenant-scoped; the reads are audited in ``reports``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from careloop.accounts import rules as access
+from careloop.accounts.permissions import actor_from_request
+from careloop.core.actor import Actor
+from careloop.core.errors import CareloopError, PermissionDenied
+from careloop.quality import reports
+from careloop.quality.api import period_bounds
+from careloop.quality.utilization import utilization_report
+
+View = Callable[..., HttpResponse]
+
+
+def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
+    def decorate(fn: Callable[..., HttpResponse]) -> View:
+        @wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return HttpResponseRedirect(f"/login/?next={request.path}")
+            try:
+                actor = actor_from_request(request)
+                if actor.organization_id is None or not access.has_permission(actor.role, permission):
+                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
+                with transaction.atomic():
+                    return fn(request, actor, *args, **kwargs)
+            except CareloopError as exc:
+                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
+                              status=exc.status_code)
+
+        return wrapper
+
+    return decorate
+
+
+@require_GET
+@staff_view("quality.read")
+def dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
+    first, last = period_bounds(request.GET.get("period", ""))
+    rows = reports.measure_performance(actor=actor, first=first, last=last)
+    return render(request, "quality/dashboard.html", {
+        "period": f"{first}:{last}", "rows": rows, "mvp": reports.mvp_summary(rows),
+        "util": utilization_report(actor=actor, first=first, last=last),
+    })
+
+
+@require_GET
+@staff_view("quality.read")
+def gap_list(request: HttpRequest, actor: Actor) -> HttpResponse:
+    first, last = period_bounds(request.GET.get("period", ""))
+    measure, status = request.GET.get("measure", ""), request.GET.get("status", "open")
+    rows = reports.gap_patients(actor=actor, first=first, last=last, measure=measure or None, status=status)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(reports.gaps_csv(rows), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="care-gaps-{measure or "all"}-{first}-{last}.csv"'
+        return response
+    return render(request, "quality/gaps.html", {
+        "period": f"{first}:{last}", "measure": measure, "status": status, "rows": rows,
+        "can_task": access.has_permission(actor.role, "quality.tasks"), "message": request.GET.get("message", ""),
+    })
+
+
+@require_POST
+@staff_view("quality.tasks")
+def gap_tasks(request: HttpRequest, actor: Actor) -> HttpResponse:
+    period = request.POST.get("period", "")
+    first, last = period_bounds(period)
+    measure = request.POST.get("measure", "")
+    out = reports.create_gap_tasks(actor=actor, first=first, last=last, measure=measure or None)
+    message = f"{len(out.created_ids)} tasks created, {out.existing} already existed"
+    return HttpResponseRedirect(f"/quality/gaps/?period={first}:{last}&measure={measure}&message={message}")
+
+
+def _panel(request: HttpRequest, actor: Actor, patient_id: int, message: str = "") -> HttpResponse:
+    gaps = reports.patient_gaps(actor=actor, patient_id=patient_id)
+    return render(request, "quality/_panel.html", {
+        "patient_id": patient_id, "open": [g for g in gaps if g["status"] == "open"],
+        "closed": [g for g in gaps if g["status"] == "closed"], "message": message,
+        "can_task": access.has_permission(actor.role, "quality.tasks"),
+    })
+
+
+@require_GET
+@staff_view("quality.read")
+def panel(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
+    return _panel(request, actor, patient_id)
+
+
+@require_POST
+@staff_view("quality.tasks")
+def gap_task(request: HttpRequest, actor: Actor, patient_id: int, gap_id: int) -> HttpResponse:
+    import datetime as dt
+
+    out = reports.create_gap_tasks(actor=actor, first=dt.date.min, last=dt.date.max, gap_id=gap_id)
+    return _panel(request, actor, patient_id, message="Task created." if out.created_ids else "Task already exists.")

@@ -1,0 +1,82 @@
+"""Transition reads, scoped to one organization."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from careloop.registry.models import Encounter, PatientEvent
+from careloop.transitions.choices import EpisodeStatus
+from careloop.transitions.models import DischargeMedication, TransitionEpisode
+from careloop.worklist.models import CareTask
+
+EPISODE_CLASSES = ("IMP", "OBSENC", "EMER")
+NOT_DISCHARGED = ("cancelled", "entered-in-error", "in-progress", "planned", "arrived", "triaged", "onleave")
+
+
+def episode(*, organization_id: int, episode_id: int) -> TransitionEpisode | None:
+    return (TransitionEpisode.objects.filter(organization_id=organization_id, pk=episode_id)
+            .select_related("patient", "encounter", "visit_encounter", "medrec_by", "care_plan_reviewed_by").first())
+
+
+def episode_for_encounter(*, organization_id: int, encounter_id: int) -> TransitionEpisode | None:
+    return TransitionEpisode.objects.filter(organization_id=organization_id, encounter_id=encounter_id).first()
+
+
+def episodes(*, organization_id: int, status: str = "", patient_id: int | None = None) -> QuerySet[TransitionEpisode]:
+    qs = TransitionEpisode.objects.filter(organization_id=organization_id).select_related("patient")
+    if status:
+        qs = qs.filter(status=status)
+    if patient_id is not None:
+        qs = qs.filter(patient_id=patient_id)
+    return qs.order_by("contact_due", "pk")
+
+
+def in_hospital(*, organization_id: int) -> QuerySet[Encounter]:
+    """Stays that have started and not ended (the board's first column)."""
+    return (Encounter.objects.filter(organization_id=organization_id, class_code__in=EPISODE_CLASSES,
+                                     end__isnull=True, status="in-progress")
+            .select_related("patient").order_by("start", "pk"))
+
+
+def previous_episode(*, organization_id: int, patient_id: int, admitted_at: dt.datetime,
+                     exclude_id: int | None) -> TransitionEpisode | None:
+    """The latest non-cancelled episode discharged up to 30 days before ``admitted_at``."""
+    qs = TransitionEpisode.objects.filter(
+        organization_id=organization_id, patient_id=patient_id, discharged_at__lte=admitted_at,
+        discharged_at__gte=admitted_at - dt.timedelta(days=30)).exclude(status=EpisodeStatus.CANCELLED)
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs.order_by("-discharged_at", "-pk").first()
+
+
+def first_visit_after(*, organization_id: int, patient_id: int, after: dt.datetime) -> Encounter | None:
+    return (Encounter.objects.filter(organization_id=organization_id, patient_id=patient_id, class_code__in=("AMB",),
+                                     start__gt=after)
+            .exclude(status__in=("cancelled", "entered-in-error", "planned")).order_by("start", "pk").first())
+
+
+def discharged_without_episode(*, organization_id: int, since: dt.datetime | None) -> list[int]:
+    """Encounter ids of discharges (IMP, OBSENC, EMER) that have no episode yet: one query."""
+    qs = (Encounter.objects.filter(organization_id=organization_id, class_code__in=EPISODE_CLASSES,
+                                   end__isnull=False)
+          .exclude(status__in=NOT_DISCHARGED)
+          .exclude(pk__in=TransitionEpisode.objects.filter(organization_id=organization_id).values("encounter_id")))
+    if since is not None:
+        qs = qs.filter(end__gte=since)
+    return list(qs.order_by("end", "pk").values_list("pk", flat=True))
+
+
+def episode_tasks(*, organization_id: int, episode_id: int) -> QuerySet[CareTask]:
+    return CareTask.objects.filter(organization_id=organization_id,
+                                   dedupe_key__startswith=f"transition:{episode_id}:").order_by("pk")
+
+
+def patient_events(*, organization_id: int, patient_id: int, since: dt.datetime) -> QuerySet[PatientEvent]:
+    return PatientEvent.objects.filter(organization_id=organization_id, patient_id=patient_id,
+                                       occurred_at__gte=since).order_by("occurred_at", "pk")
+
+
+def discharge_meds(*, organization_id: int, episode_id: int) -> QuerySet[DischargeMedication]:
+    return DischargeMedication.objects.filter(organization_id=organization_id, episode_id=episode_id).order_by("pk")

@@ -8,6 +8,7 @@ duplicating. Typed rows for the modeled types point at their ``FhirResource``.
 from __future__ import annotations
 
 import os
+import time
 
 from django.db import models
 
@@ -24,8 +25,12 @@ from careloop.registry.choices import (
 
 
 def new_fhir_id() -> str:
-    """A random 128-bit id in hex (same shape as uuid4().hex, a fraction of the cost on bulk paths)."""
-    return os.urandom(16).hex()
+    """A 128-bit id in hex: 64 bits of nanosecond time, then 64 random bits.
+
+    Time first (as in UUIDv7) so bulk inserts append to the (organization, type, fhir_id) index instead of
+    scattering over it; the random half keeps ids unguessable and unique across processes.
+    """
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
 class Patient(OrgScopedModel):

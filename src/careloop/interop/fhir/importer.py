@@ -22,7 +22,7 @@ from careloop.core.actor import Actor
 from careloop.interop.fhir.mapping import Record, Rejected, Resolver, to_record
 from careloop.registry.services import apply_fhir_batch, quarantine
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 _ABS_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 _URN = ("urn:uuid:", "urn:oid:")
 

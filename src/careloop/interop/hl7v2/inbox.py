@@ -150,9 +150,6 @@ class Hl7Inbox:
     def ingest_file(self, path: Path) -> list[Result]:
         return self.ingest_text(decode(path.read_bytes()), source=str(path))
 
-    def receive(self, text: str, *, source: str, index: int = 1, structure_error: str | None = None) -> Result:
-        return self.receive_batch([Incoming(text, source, index, structure_error)])[0]
-
     def receive_batch(self, items: list[Incoming]) -> list[Result]:
         """Steps 1-4 of the module docstring for several messages at once (group commit): one transaction stores
         them all, one applies them all (each inside its own savepoint, so one bad message changes nothing else)."""
@@ -182,10 +179,6 @@ class Hl7Inbox:
         return [r for r in results if r is not None]
 
     # ---- step 3 -------------------------------------------------------------------------------------------
-    def process(self, message_id: int, header: Header, text: str, *, source: str = "", index: int = 1) -> Result:
-        """Apply one stored message (recovery)."""
-        return self._apply_batch([_Stored(0, header, Incoming(text, source, index), message_id)])[0]
-
     def _apply_batch(self, batch: list[_Stored]) -> list[Result]:
         """Apply stored messages in one transaction. No savepoints on the common path: when one message fails,
         the whole transaction is rolled back and the batch runs again with that message's outcome decided

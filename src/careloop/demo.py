@@ -60,6 +60,7 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
     if fresh:
         _seed_workload(org)
         _seed_access(org)
+        _seed_transitions(org)
     print("\nLogins (passwords are new on every `careloop demo` run):")
     for username, role, password in logins:
         print(f"  {role:16} {username:16} {password}")
@@ -183,6 +184,19 @@ def _seed_workload(org: Organization) -> None:
     created = sum(r.created for r in results.values())
     print(f"designated care-team members for {len(complex_patients)} complex patients; "
           f"{created} monthly check-in tasks queued", flush=True)
+
+
+def _seed_transitions(org: Organization) -> None:
+    """Discharges of the last 10 days open transition episodes (deadlines, tasks) on the transitions board."""
+    import datetime as _dt
+
+    from careloop.core import clock
+    from careloop.transitions.tasks import scan_organizations
+
+    since = clock.today(org.time_zone) - _dt.timedelta(days=10)
+    result = scan_organizations(org_slug=org.slug, since=since)
+    opened = sum(r["opened"] for r in result)
+    print(f"{opened} transition episodes opened from discharges since {since}", flush=True)
 
 
 def _seed_access(org: Organization) -> None:

@@ -38,6 +38,9 @@ ROUTES: dict[str, tuple[str, str, str, str, dict[str, object] | None]] = {
                {"program": "CCM", "billing_practitioner_id": 0, "consent": {"method": "verbal", "disclosures": ALL4}}),
     "ui-enroll-first": ("GET", "/programs/enroll-first/", "program.read", "ui", None),
     "ui-panel": ("GET", "/programs/patients/{id}/panel/", "program.read", "ui", None),
+    "ui-population": ("GET", "/programs/population/?month=2026-03", "program.read", "ui", None),
+    "ui-cohort": ("GET", "/programs/cohort/?month=2026-03", "program.read", "ui", None),
+    "ui-cohort-csv": ("GET", "/programs/cohort/?month=2026-03&format=csv", "program.read", "ui", None),
 }
 
 

@@ -267,3 +267,46 @@ def rank(candidates: Sequence[Candidate], slots: int) -> list[Candidate]:
     """Highest score first (ties: lower patient id), at most ``slots`` (the team's free capacity)."""
     ordered = sorted(candidates, key=lambda c: (-c.score, c.patient_id))
     return ordered[: max(0, slots)]
+
+
+# ---------- population summary ----------
+
+TIER_ORDER = ("high", "rising", "moderate", "low", "unscored")
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    program: str
+    level: str  # APCM level (G0556/G0557/G0558) or ""
+    eligible: int
+    enrolled: int
+    value: float  # expected monthly amount per patient-month (ruleset expected_monthly_value)
+
+    @property
+    def capture(self) -> float:
+        return round(100.0 * self.enrolled / self.eligible, 1) if self.eligible else 0.0
+
+    @property
+    def revenue_enrolled(self) -> float:
+        return round(self.enrolled * self.value, 2)
+
+    @property
+    def revenue_eligible(self) -> float:
+        return round(self.eligible * self.value, 2)
+
+
+def program_rows(eligible: Iterable[tuple[str, str]], enrolled: Iterable[tuple[str, str]],
+                 rs: Ruleset | None = None) -> list[ProgramRow]:
+    """Counts of eligible and enrolled patient-months per (program, APCM level), in program order, valued with
+    the ruleset's expected monthly amounts. Each input item is one patient's (program, level)."""
+    rs = rs or ruleset()
+    counts: dict[tuple[str, str], list[int]] = {}
+    for key in eligible:
+        counts.setdefault(key, [0, 0])[0] += 1
+    for key in enrolled:
+        counts.setdefault(key, [0, 0])[1] += 1
+    order = {p: i for i, p in enumerate(Program.values)}
+    return [
+        ProgramRow(program, level, n[0], n[1], rs.values.get(level or program, 0.0))
+        for (program, level), n in sorted(counts.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
+    ]

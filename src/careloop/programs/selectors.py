@@ -16,7 +16,7 @@ from careloop.programs.choices import Program
 from careloop.programs.models import DesignatedCareMember, EligibilityDecision, Enrollment
 from careloop.registry.choices import EncounterClass
 from careloop.registry.models import Encounter, Patient
-from careloop.risk.selectors import risk_tiers
+from careloop.risk.selectors import risk_tiers, tier_counts
 
 
 def _in_force(on: dt.date) -> Q:
@@ -196,3 +196,121 @@ def enroll_first(*, organization_id: int, month: str, limit: int = 50) -> Enroll
         [EnrollFirstRow(c.patient_id, names.get(c.patient_id, ""), c.program, c.level, c.tier, c.value, c.score)
          for c in top],
     )
+
+
+# ---------- population dashboard and cohorts ----------
+
+
+def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    first = dt.date.fromisoformat(f"{month}-01")
+    return first, rules.month_end(first)
+
+
+def _enrolled_in_month(organization_id: int, month: str) -> dict[int, set[str]]:
+    """Patient -> programs with a consented enrollment in force on any day of ``month``."""
+    first, last = _month_bounds(month)
+    rows = (Enrollment.objects.filter(Q(end__isnull=True) | Q(end__gte=first), organization_id=organization_id,
+                                      start__lte=last, consent__isnull=False)
+            .values_list("patient_id", "program"))
+    out: dict[int, set[str]] = {}
+    for pid, program in rows:
+        out.setdefault(pid, set()).add(program)
+    return out
+
+
+def _eligible_in_month(organization_id: int, month: str) -> dict[int, dict[str, str]]:
+    """Patient -> {program: APCM level or ""} for the month's positive eligibility decisions."""
+    out: dict[int, dict[str, str]] = {}
+    for pid, program, level in EligibilityDecision.objects.filter(
+            organization_id=organization_id, month=month, eligible=True).values_list("patient_id", "program", "level"):
+        out.setdefault(pid, {})[program] = level
+    return out
+
+
+@dataclass(frozen=True)
+class PopulationSummary:
+    month: str
+    patients: int
+    tiers: list[tuple[str, int]]
+    programs: list[rules.ProgramRow]
+    capacity: int
+    enrolled_patients: int
+    decisions: int  # eligibility decisions recorded for the month (0: run `careloop programs eligibility`)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.enrolled_patients)
+
+    @property
+    def revenue_enrolled(self) -> float:
+        return round(sum(r.revenue_enrolled for r in self.programs), 2)
+
+    @property
+    def revenue_eligible(self) -> float:
+        return round(sum(r.revenue_eligible for r in self.programs), 2)
+
+
+def population_summary(*, organization_id: int, month: str) -> PopulationSummary:
+    """Aggregates only (no patient rows): tier distribution, eligible vs enrolled per program and APCM level with
+    expected monthly revenue, and the team's capacity against care-management enrollments."""
+    patients = Patient.objects.filter(organization_id=organization_id).count()
+    counts = tier_counts(organization_id)
+    scored = sum(counts.values())
+    tiers = [(t, counts.get(t, 0)) for t in rules.TIER_ORDER[:-1]] + [("unscored", max(0, patients - scored))]
+    eligible = _eligible_in_month(organization_id, month)
+    enrolled = _enrolled_in_month(organization_id, month)
+    eligible_keys = [(program, level) for progs in eligible.values() for program, level in progs.items()]
+    enrolled_keys = [(program, eligible.get(pid, {}).get(program, "") if program == Program.APCM else "")
+                     for pid, progs in enrolled.items() for program in progs]
+    care_management = {pid for pid, progs in enrolled.items() if progs & set(CARE_MANAGEMENT)}
+    return PopulationSummary(
+        month=month, patients=patients, tiers=tiers, programs=rules.program_rows(eligible_keys, enrolled_keys),
+        capacity=team_capacity(organization_id=organization_id), enrolled_patients=len(care_management),
+        decisions=sum(len(v) for v in eligible.values()),
+    )
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    patient_id: int
+    name: str
+    birth_date: dt.date | None
+    tier: str
+    apcm_level: str
+    eligible: tuple[str, ...]
+    enrolled: tuple[str, ...]
+
+
+def cohort(*, organization_id: int, month: str, tier: str = "", program: str = "", level: str = "",
+           enrolled: str = "") -> list[CohortRow]:
+    """Patients of the month matching the filters: ``tier`` (high/rising/moderate/low/unscored), ``program``
+    (eligible for it), ``level`` (APCM level), ``enrolled`` ("yes": enrolled in ``program`` or in any program,
+    "no": not). Sorted by tier then name. Callers audit the rows they show."""
+    eligible = _eligible_in_month(organization_id, month)
+    enrolled_map = _enrolled_in_month(organization_id, month)
+    ids: set[int] = set(eligible) | set(enrolled_map)
+    if not program and not level and enrolled != "yes":
+        ids |= set(Patient.objects.filter(organization_id=organization_id).values_list("pk", flat=True))
+    tiers = risk_tiers(organization_id, ids)
+    rows: list[CohortRow] = []
+    for pid in ids:
+        e = eligible.get(pid, {})
+        n = enrolled_map.get(pid, set())
+        t = tiers.get(pid, "unscored")
+        if tier and t != tier:
+            continue
+        if program and program not in e and not (enrolled == "yes" and program in n):
+            continue
+        if level and e.get(Program.APCM, "") != level:
+            continue
+        in_scope = (program in n) if program else bool(n)
+        if (enrolled == "yes" and not in_scope) or (enrolled == "no" and in_scope):
+            continue
+        rows.append(CohortRow(pid, "", None, t, e.get(Program.APCM, ""), tuple(sorted(e)), tuple(sorted(n))))
+    people = {pid: (f"{fam}, {giv}", bd) for pid, fam, giv, bd in Patient.objects.filter(
+        organization_id=organization_id, pk__in=[r.patient_id for r in rows]).values_list("pk", "family", "given",
+                                                                                          "birth_date")}
+    order = {t: i for i, t in enumerate(rules.TIER_ORDER)}
+    full = [CohortRow(r.patient_id, people.get(r.patient_id, ("", None))[0], people.get(r.patient_id, ("", None))[1],
+                      r.tier, r.apcm_level, r.eligible, r.enrolled) for r in rows]
+    return sorted(full, key=lambda r: (order.get(r.tier, 9), r.name, r.patient_id))

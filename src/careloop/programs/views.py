@@ -3,11 +3,13 @@ and the enroll-first page. Staff only, permission-checked, tenant-scoped, audite
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +21,7 @@ from careloop.clinics.models import Organization, Practitioner
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
-from careloop.programs import selectors, services
+from careloop.programs import rules, selectors, services
 from careloop.programs.choices import ENROLLABLE, Disclosure, Program
 from careloop.registry.models import Patient
 
@@ -126,3 +128,64 @@ def enroll_first_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     record_events(actor=actor, events=[EventSpec("enroll_first.viewed", r.patient_id, "Patient", str(r.patient_id))
                                        for r in result.rows] or [EventSpec("enroll_first.viewed")])
     return render(request, "programs/enroll_first.html", {"result": result, "month": month})
+
+
+def _month_param(request: HttpRequest, org: Organization) -> str:
+    month = request.GET.get("month") or clock.month_of(clock.today(org.time_zone))
+    try:
+        dt.date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise ValidationFailed("month must be YYYY-MM") from exc
+    return month
+
+
+@require_GET
+@staff_view("program.read")
+def population_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Aggregates only: no patient is listed, so the view is audited as one population read."""
+    org = _org(actor)
+    month = _month_param(request, org)
+    summary = selectors.population_summary(organization_id=org.pk, month=month)
+    record_event(actor=actor, action="population.viewed", object_type="Organization", object_id=str(org.pk))
+    return render(request, "programs/population.html", {"s": summary, "month": month})
+
+
+COHORT_FILTERS = ("tier", "program", "level", "enrolled")
+COHORT_PAGE = 100
+
+
+@require_GET
+@staff_view("program.read")
+def cohort_page(request: HttpRequest, actor: Actor) -> HttpResponse:
+    org = _org(actor)
+    month = _month_param(request, org)
+    filters = {k: request.GET.get(k, "") for k in COHORT_FILTERS}
+    rows = selectors.cohort(organization_id=org.pk, month=month, **filters)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="cohort-{month}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["patient_id", "name", "birth_date", "tier", "apcm_level", "eligible", "enrolled"])
+        for r in rows:
+            writer.writerow([r.patient_id, r.name, r.birth_date or "", r.tier, r.apcm_level, " ".join(r.eligible),
+                             " ".join(r.enrolled)])
+        shown = rows
+        action = "cohort.exported"
+    else:
+        try:
+            page_no = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page_no = 1
+        shown = rows[(page_no - 1) * COHORT_PAGE: page_no * COHORT_PAGE]
+        action = "cohort.listed"
+        query = "&".join(f"{k}={v}" for k, v in (("month", month), *filters.items()) if v)
+        response = render(request, "programs/cohort.html", {
+            "rows": shown, "total": len(rows), "month": month, "f": filters, "query": query, "page": page_no,
+            "next_page": page_no + 1 if page_no * COHORT_PAGE < len(rows) else None,
+            "prev_page": page_no - 1 if page_no > 1 else None, "programs": sorted(ENROLLABLE),
+            "tiers": rules.TIER_ORDER, "levels": ("G0556", "G0557", "G0558"),
+        })
+    with transaction.atomic():
+        record_events(actor=actor, events=[EventSpec(action, r.patient_id, "Patient", str(r.patient_id))
+                                           for r in shown] or [EventSpec(action)])
+    return response

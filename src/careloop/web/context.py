@@ -20,6 +20,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if role and rules.has_permission(role, "patient.read"):
         items.append(("Patients", "/patients/"))
     if role and rules.has_permission(role, "program.read"):
+        items.append(("Population", "/programs/population/"))
         items.append(("Enroll first", "/programs/enroll-first/"))
     if role and rules.has_permission(role, "quality.read"):
         items.append(("Quality", "/quality/"))

@@ -10,6 +10,7 @@ import io
 import pytest
 from django.test import Client
 
+from careloop.accounts import rules as rules_access
 from careloop.accounts.models import User
 from careloop.accounts.tests.factories import actor, make_user
 from careloop.audit.models import AuditEvent
@@ -118,3 +119,33 @@ def test_pages_csv_tenancy_and_audit() -> None:
     assert AuditEvent.objects.filter(action="cohort.exported").count() == 2
     assert not AuditEvent.objects.filter(action__startswith="cohort", patient_id__in=[x.pk for x in q]).exists()
     assert client.get("/programs/cohort/", {"month": "March"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_panel_records_qmb_period_and_device_days() -> None:
+    from careloop.programs.models import DeviceDayCount
+    from careloop.registry.models import Coverage
+
+    org = make_org("panel")
+    p = make_patient(org, "Quinn", "Q")
+    client = Client()
+    client.force_login(make_user(org, "admin", username="admin-panel"))
+    url = f"/programs/patients/{p.pk}/"
+    missing = client.post(url + "qmb/", {"start": "2026-03-15", "evidence": " "})
+    assert b"evidence is required" in missing.content and not Coverage.objects.filter(kind="qmb").exists()
+    bad = client.post(url + "qmb/", {"start": "15/03/2026", "evidence": "x"})
+    assert b"invalid date" in bad.content
+    ok = client.post(url + "qmb/", {"start": "2026-03-15", "evidence": "state portal 3/16", "source": "state-medicaid"})
+    assert ok.status_code == 200 and b"state portal 3/16" in ok.content
+    row = Coverage.objects.get(patient=p, kind="qmb")
+    assert (row.start, row.end, row.source) == (D(2026, 3, 15), None, "state-medicaid")
+    for day in ("2026-03-01", "2026-03-02", "2026-03-02"):
+        client.post(url + "device-days/", {"kind": "rpm", "day": day, "readings": "3"})
+    assert DeviceDayCount.objects.filter(patient=p, kind="rpm").count() == 2
+    assert selectors.device_days(organization_id=org.pk, patient_id=p.pk, month="2026-03") == {"rpm": 2, "rtm": 0}
+    assert b"invalid device day" in client.post(url + "device-days/", {"kind": "rpm", "day": "x"}).content
+    assert AuditEvent.objects.filter(action="device_day.recorded", patient_id=p.pk).count() == 3
+    chw = Client()
+    chw.force_login(make_user(org, "chw", username="chw-panel"))
+    expected = 200 if rules_access.has_permission("chw", "qmb.manage") else 403
+    assert chw.post(url + "qmb/", {"start": "2026-03-15", "evidence": "x"}).status_code == expected

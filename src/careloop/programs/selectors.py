@@ -13,9 +13,9 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from careloop.clinics.models import CareTeamMember
 from careloop.programs import rules
 from careloop.programs.choices import Program
-from careloop.programs.models import DesignatedCareMember, EligibilityDecision, Enrollment
+from careloop.programs.models import DesignatedCareMember, DeviceDayCount, EligibilityDecision, Enrollment
 from careloop.registry.choices import EncounterClass
-from careloop.registry.models import Encounter, Patient
+from careloop.registry.models import Coverage, Encounter, Patient
 from careloop.risk.selectors import risk_tiers, tier_counts
 
 
@@ -314,3 +314,17 @@ def cohort(*, organization_id: int, month: str, tier: str = "", program: str = "
     full = [CohortRow(r.patient_id, people.get(r.patient_id, ("", None))[0], people.get(r.patient_id, ("", None))[1],
                       r.tier, r.apcm_level, r.eligible, r.enrolled) for r in rows]
     return sorted(full, key=lambda r: (order.get(r.tier, 9), r.name, r.patient_id))
+
+
+def qmb_periods(*, organization_id: int, patient_id: int) -> QuerySet[Coverage]:
+    return Coverage.objects.filter(organization_id=organization_id, patient_id=patient_id, kind="qmb").order_by(
+        "-start", "-pk")
+
+
+def device_days(*, organization_id: int, patient_id: int, month: str) -> dict[str, int]:
+    """Distinct days with remote-monitoring data in ``month`` per kind (rpm, rtm)."""
+    first, last = _month_bounds(month)
+    counts = dict(DeviceDayCount.objects.filter(organization_id=organization_id, patient_id=patient_id,
+                                                day__gte=first, day__lte=last)
+                  .values("kind").annotate(n=Count("day", distinct=True)).values_list("kind", "n"))
+    return {"rpm": int(counts.get("rpm", 0)), "rtm": int(counts.get("rtm", 0))}

@@ -67,6 +67,9 @@ def _panel(request: HttpRequest, actor: Actor, patient_id: int, errors: dict[str
         "p": patient, "month": month, "decisions": decisions, "enrollments": enrollments,
         "apcm": next((d for d in decisions if d.program == Program.APCM), None),
         "can_enroll": access.has_permission(actor.role, "program.enroll"),
+        "can_qmb": access.has_permission(actor.role, "qmb.manage"),
+        "qmb_periods": selectors.qmb_periods(organization_id=org.pk, patient_id=patient_id),
+        "device_days": selectors.device_days(organization_id=org.pk, patient_id=patient_id, month=month),
         "programs": [(v, label) for v, label in Program.choices if v in ENROLLABLE],
         "disclosures": Disclosure.choices,
         "practitioners": Practitioner.objects.filter(organization_id=org.pk, is_billing_practitioner=True)
@@ -101,6 +104,43 @@ def enroll(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
     except ValueError:
         return _panel(request, actor, patient_id, errors={"start": "YYYY-MM-DD"}, message="invalid date")
     return _panel(request, actor, patient_id, message="Enrolled.")
+
+
+@require_POST
+@staff_view("qmb.manage")
+def qmb_enter(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
+    assert actor.organization_id is not None
+    post = request.POST
+    try:
+        start = dt.date.fromisoformat(post.get("start", ""))
+        end = dt.date.fromisoformat(post["end"]) if post.get("end") else None
+    except ValueError:
+        return _panel(request, actor, patient_id, errors={"qmb": "dates are YYYY-MM-DD"}, message="invalid date")
+    try:
+        services.record_qmb_period(organization_id=actor.organization_id, patient_id=patient_id, start=start, end=end,
+                                   evidence=post.get("evidence", ""), source=post.get("source", "manual"), actor=actor)
+    except ValidationFailed as exc:
+        return _panel(request, actor, patient_id, errors={"qmb": str(exc)}, message=str(exc))
+    return _panel(request, actor, patient_id, message="QMB period recorded.")
+
+
+@require_POST
+@staff_view("program.enroll")
+def device_day(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
+    assert actor.organization_id is not None
+    post = request.POST
+    try:
+        day = dt.date.fromisoformat(post.get("day", ""))
+        readings = int(post.get("readings") or 1)
+    except ValueError:
+        return _panel(request, actor, patient_id, errors={"device": "day YYYY-MM-DD, readings a number"},
+                      message="invalid device day")
+    try:
+        services.record_device_day(organization_id=actor.organization_id, patient_id=patient_id,
+                                   kind=post.get("kind", ""), day=day, readings=readings, actor=actor)
+    except ValidationFailed as exc:
+        return _panel(request, actor, patient_id, errors={"device": str(exc)}, message=str(exc))
+    return _panel(request, actor, patient_id, message="Device day recorded.")
 
 
 @require_POST

@@ -20,6 +20,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "ui-on-call": ("/access/on-call/", "oncall.read", "ui"),
     "ui-portal": ("/portal/", "portal.use", "ui"),
     "ui-partner": ("/partner/", "partner.use", "ui"),
+    "ui-access-panel": ("/access/patients/{id}/panel/", "careplan.read", "ui"),
 }
 
 

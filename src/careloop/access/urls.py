@@ -11,4 +11,6 @@ urlpatterns = [
     path("partner/", views.partner, name="partner"),
     path("partner/plans/<int:plan_id>/comments/", views.partner_comment, name="partner-comment"),
     path("access/on-call/", views.on_call, name="on-call"),
+    path("access/patients/<int:patient_id>/panel/", views.patient_panel, name="access-panel"),
+    path("access/patients/<int:patient_id>/<str:action>/", views.patient_panel_action, name="access-panel-action"),
 ]

@@ -51,7 +51,7 @@ def test_scan_command_opens_episodes_for_imported_encounters(capsys: pytest.Capt
               class_code="EMER")
     assert main(["transitions", "scan", "--org", "scan-org", "--since", "2026-02-01"]) == 0
     out = orjson.loads(capsys.readouterr().out)
-    assert out == [{"organization": "scan-org", "opened": 1, "refreshed": 0, "failed": {}}]
+    assert out == [{"organization": "scan-org", "opened": 1, "queued": 0, "refreshed": 0, "failed": {}}]
     assert main(["transitions", "scan"]) == 0
     assert orjson.loads(capsys.readouterr().out)[0]["opened"] == 1
     assert TransitionEpisode.objects.count() == 2

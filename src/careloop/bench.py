@@ -35,6 +35,10 @@ def run_bench(args: argparse.Namespace) -> int:
         from careloop.bench_risk import bench_risk
 
         return bench_risk(args)
+    if args.bench_command == "billing":
+        from careloop.bench_billing import bench_billing
+
+        return bench_billing(args)
     if args.bench_command == "adt":
         from careloop.bench_adt import bench_adt
 

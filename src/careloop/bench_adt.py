@@ -126,6 +126,26 @@ def _counts(env: dict[str, str], slug: str) -> dict[str, int]:
     return dict(orjson.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _waiter(env: dict[str, str], slug: str, episodes: int) -> subprocess.Popen[str]:
+    """A process that, once told (a line on stdin), polls the database until the transitions queue is empty and
+    ``episodes`` episodes exist, then prints the wall-clock time (Django is set up before, off the clock)."""
+    proc = subprocess.Popen([sys.executable, "-m", "careloop.bench_adt", "wait", slug, str(episodes)],  # noqa: S603
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError("bench waiter did not start")
+    return proc
+
+
+def _wait_applied(proc: subprocess.Popen[str]) -> float:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline().strip()
+    proc.wait(10)
+    return float(line)
+
+
 def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else (values[0] if values else 0.0)
 
@@ -145,9 +165,11 @@ def bench_adt(args: argparse.Namespace) -> int:
         stays = build_messages(args.messages, second="A03" if args.mix == "admit-discharge" else "A02")
         groups = _senders(stays, args.senders)
         total = sum(len(g) for g in groups)
-        listen = [sys.executable, "-m", "careloop.cli", "hl7", "listen", "--org", slug]
+        worker = getattr(args, "transitions_worker", "process")
+        listen = [sys.executable, "-m", "careloop.cli", "hl7", "listen", "--org", slug, "--transitions-worker", worker]
         result: dict[str, Any] = {"benchmark": "adt-kill-test" if args.kill_test else "adt", "messages": total,
-                                  "senders": args.senders, "database": url.split(":", 1)[0]}
+                                  "senders": args.senders, "database": url.split(":", 1)[0],
+                                  "transitions_worker": worker}
         if args.kill_test:
             result.update(_kill_test(groups, listen, env, args.kills))
         else:
@@ -157,23 +179,33 @@ def bench_adt(args: argparse.Namespace) -> int:
             finally:
                 _stop(bare)
             log = (work / "listener.log").open("w")
+            closed = total // 2 if args.mix == "admit-discharge" else 0
+            waiter = _waiter(env, slug, closed)
             proc, port = _start([*listen, "--port", "0"], env, stderr=log)
             try:
                 cpu0 = _cpu_seconds(proc.pid)
+                t0 = time.time()
                 elapsed, lat, bad = asyncio.run(_run_senders(groups, port))
+                applied = _wait_applied(waiter) - t0  # the transitions worker's queue worked off too
                 cpu = _cpu_seconds(proc.pid) - cpu0
             finally:
+                if waiter.poll() is None:
+                    waiter.kill()
                 _stop(proc)
                 log.close()
-            served = (work / "listener.log").read_text().strip().splitlines()
+            served = [line for line in (work / "listener.log").read_text().splitlines() if line.startswith("mllp:")]
             rate, ceiling = total / elapsed, total / c_elapsed
             result.update({
-                "end_to_end_msgs_per_s": round(rate), "ack_latency_p50_ms": round(_percentile(lat, 50) * 1000, 2),
+                "acked_msgs_per_s": round(rate),
+                "end_to_end_msgs_per_s": round(total / max(applied, elapsed)),
+                "episodes_done_after_last_ack_s": round(max(0.0, applied - elapsed), 2),
+                "ack_latency_p50_ms": round(_percentile(lat, 50) * 1000, 2),
                 "ack_latency_p99_ms": round(_percentile(lat, 99) * 1000, 2),
                 "ceiling_bare_mllp_msgs_per_s": round(ceiling),
                 "ceiling_p50_ms": round(_percentile(c_lat, 50) * 1000, 2),
                 "ceiling_p99_ms": round(_percentile(c_lat, 99) * 1000, 2),
-                "ratio_to_ceiling": round(rate / ceiling, 4), "non_aa_acks": bad,
+                "ratio_to_ceiling": round(rate / ceiling, 4),
+                "end_to_end_ratio_to_ceiling": round(total / max(applied, elapsed) / ceiling, 4), "non_aa_acks": bad,
                 "listener_cpu_ms_per_msg": round(cpu / total * 1000, 3),
                 "listener_summary": served[-1] if served else "",
                 "load_average_1m": round(os.getloadavg()[0], 2),
@@ -182,8 +214,11 @@ def bench_adt(args: argparse.Namespace) -> int:
         result["counts"] = counts
         closed = total // 2 if args.mix == "admit-discharge" else 0
         result["mix"] = args.mix
+        tasks_per_episode = 4  # contact, visit scheduling, medication reconciliation, care-plan review
         result["exactly_once"] = (counts["accepted"] == total and counts["encounters"] == total // 2
-                                  and counts["finished_encounters"] == closed and counts["received"] == 0)
+                                  and counts["finished_encounters"] == closed and counts["received"] == 0
+                                  and counts["episodes"] == closed and counts["queued"] == 0
+                                  and counts["transition_tasks"] == closed * tasks_per_episode)
         result["target"] = ">= 1,000 msg/s and >= 50% of the bare-MLLP ceiling; kill test: exactly once"
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n" if args.json else
                          "\n".join(f"{k:32} {v}" for k, v in result.items()) + "\n")
@@ -239,6 +274,8 @@ def _print_counts(slug: str) -> None:
 
     from careloop.clinics.models import Organization
     from careloop.registry.models import Encounter, RawHl7Message
+    from careloop.transitions.models import PendingEpisodeSync, TransitionEpisode
+    from careloop.worklist.models import CareTask
 
     org = Organization.objects.get(slug=slug)
     by_status = dict(RawHl7Message.objects.filter(organization=org).values_list("status").annotate(n=Count("pk")))
@@ -249,12 +286,39 @@ def _print_counts(slug: str) -> None:
         "distinct_accepted_control_ids": accepted.values("control_id").distinct().count(),
         "encounters": Encounter.objects.filter(organization=org).count(),
         "finished_encounters": Encounter.objects.filter(organization=org, status="finished").count(),
+        "episodes": TransitionEpisode.objects.filter(organization=org).count(),
+        "transition_tasks": CareTask.objects.filter(organization=org, source_type="TransitionEpisode").count(),
+        "distinct_transition_task_keys": CareTask.objects.filter(organization=org, source_type="TransitionEpisode")
+        .values("dedupe_key").distinct().count(),
+        "queued": PendingEpisodeSync.objects.filter(organization=org).count(),
     }
     print(orjson.dumps(counts).decode())
+
+
+def _wait(slug: str, episodes: int) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.config.settings")
+    import django
+
+    django.setup()
+    from careloop.clinics.models import Organization
+    from careloop.transitions.models import PendingEpisodeSync, TransitionEpisode
+
+    org = Organization.objects.get(slug=slug)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if (not PendingEpisodeSync.objects.filter(organization=org).exists()
+                and TransitionEpisode.objects.filter(organization=org).count() >= episodes):
+            break
+        time.sleep(0.02)
+    print(time.time(), flush=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "counts":
         _print_counts(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "wait":
+        _wait(sys.argv[2], int(sys.argv[3]))
     else:
-        raise SystemExit("usage: python -m careloop.bench_adt counts ORG_SLUG")
+        raise SystemExit("usage: python -m careloop.bench_adt counts ORG_SLUG | wait ORG_SLUG EPISODES")

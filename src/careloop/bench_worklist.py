@@ -5,7 +5,10 @@ a trivial authenticated route (GET /api/worklist/ping) measured in the same run.
    named by ``--database-url``, dropped and created again; its name must contain "bench"), migrated, with
    ``--patients`` patients and ``--tasks`` tasks written set-based (``core.db.insert_rows``), 20 coordinators
    and a bearer token each.
-2. uvicorn serves the app in a subprocess on a free loopback port.
+2. uvicorn serves the app in a subprocess on a free loopback port: by default through its WSGI interface (what
+   ``careloop serve`` runs: a fixed thread pool, persistent database connections), ``--interface asgi`` for
+   comparison (a new thread and database connection per request). ``server_cpu_ms_per_request`` is the
+   server processes' own CPU time per request (what other load on the machine does not inflate much).
 3. Python threads with keep-alive ``http.client`` connections send a fixed number of requests to each route
    (bounded by ``--seconds`` too), rotating the coordinators' tokens and the queue filters.
 """
@@ -101,6 +104,31 @@ def _load(port: int, paths: list[str], tokens: list[str], clients: int, total: i
             "p99_ms": round(_pct(flat, 0.99) * 1000, 2)}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants (Linux /proc; 0.0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _measured(server_pid: int, run: Any) -> dict[str, Any]:
+    """``run()``'s result plus the server's CPU milliseconds per request (whatever else runs on the machine)."""
+    before = _cpu_seconds(server_pid)
+    out: dict[str, Any] = run()
+    used = _cpu_seconds(server_pid) - before
+    out["server_cpu_ms_per_request"] = round(used * 1000 / out["requests"], 2) if out["requests"] else None
+    return out
+
+
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     end = time.time() + timeout
     while time.time() < end:
@@ -121,22 +149,32 @@ def bench_worklist(args: argparse.Namespace) -> int:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
-        if not args.database_url:
+        saved = work / f"build-{'pg' if args.database_url else 'sqlite'}-{args.patients}-{args.tasks}.json"
+        reuse = bool(getattr(args, "reuse", False) and args.workdir and saved.exists())
+        if not args.database_url and not reuse:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{work / 'bench.sqlite3'}{suffix}").unlink(missing_ok=True)
         # Under ASGI every request runs in a new thread, so persistent (thread-local) connections would pile up
-        # until PostgreSQL refuses more: the server closes its connection after each request.
+        # until PostgreSQL refuses more: the server closes its connection after each request. Under WSGI a fixed
+        # pool of threads serves the requests: each keeps its connection (no connect + PRAGMAs/backend start-up
+        # per request).
+        max_age = os.environ.get("CARELOOP_CONN_MAX_AGE", "0" if args.interface == "asgi" else "60")
         env = dict(os.environ, DATABASE_URL=url, CARELOOP_DATA_DIR=str(work), CARELOOP_LOG_LEVEL="ERROR",
-                   CARELOOP_CONN_MAX_AGE=os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))
-        proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "careloop.bench_worklist", "build", str(args.patients), str(args.tasks),
-             str(args.coordinators)],
-            env=env, capture_output=True, text=True, check=False,
-        )
-        if proc.returncode != 0:
-            print(proc.stderr, file=sys.stderr)
-            return proc.returncode
-        built = orjson.loads(proc.stdout.strip().splitlines()[-1])
+                   CARELOOP_CONN_MAX_AGE=max_age)
+        if reuse:
+            built = orjson.loads(saved.read_bytes())
+        else:
+            proc = subprocess.run(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "careloop.bench_worklist", "build", str(args.patients), str(args.tasks),
+                 str(args.coordinators)],
+                env=env, capture_output=True, text=True, check=False,
+            )
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                return proc.returncode
+            built = orjson.loads(proc.stdout.strip().splitlines()[-1])
+            if args.workdir:
+                saved.write_bytes(orjson.dumps(built))
         port = _free_port()
         app = ["careloop.config.asgi:application"] if args.interface == "asgi" else [
             "--interface", "wsgi", "careloop.config.wsgi:application"]
@@ -154,8 +192,10 @@ def bench_worklist(args: argparse.Namespace) -> int:
                            "/api/worklist/queue?limit=50&program=CCM",
                            f"/api/worklist/queue?limit=50&due_before={due}"]
             _load(port, ["/api/worklist/ping", *queue_paths], tokens, args.clients, 200, 30)  # warm-up
-            ping = _load(port, ["/api/worklist/ping"], tokens, args.clients, args.requests, args.seconds)
-            queue = _load(port, queue_paths, tokens, args.clients, args.requests, args.seconds)
+            ping = _measured(server.pid, lambda: _load(port, ["/api/worklist/ping"], tokens, args.clients,
+                                                       args.requests, args.seconds))
+            queue = _measured(server.pid, lambda: _load(port, queue_paths, tokens, args.clients, args.requests,
+                                                        args.seconds))
         finally:
             server.terminate()
             try:
@@ -171,12 +211,15 @@ def bench_worklist(args: argparse.Namespace) -> int:
             "clients": args.clients,
             "server_workers": args.server_workers,
             "server_interface": args.interface,
+            "server_conn_max_age": int(max_age),
             "build_seconds": built["seconds"],
+            "reused_build": reuse,
             "queue": queue,
             "ping_ceiling": ping,
             "ratio_p50": round(queue["p50_ms"] / ping["p50_ms"], 2) if ping["p50_ms"] else None,
             "ratio_p95": round(queue["p95_ms"] / ping["p95_ms"], 2) if ping["p95_ms"] else None,
             "target": "queue p95 < 100 ms",
+            "load_average": [round(x, 2) for x in os.getloadavg()],
         }
         _emit(result, args.json)
     return 0 if queue["errors"] == 0 and ping["errors"] == 0 else 1

@@ -221,7 +221,8 @@ def cmd_hl7_listen(args: argparse.Namespace) -> int:
 
     org = _organization(args.org)
     return listen(organization_id=org.pk, time_zone=org.time_zone, host=args.host, port=args.port,
-                  tls_cert=args.tls_cert, tls_key=args.tls_key, grace=args.grace)
+                  tls_cert=args.tls_cert, tls_key=args.tls_key, grace=args.grace,
+                  transitions_worker=args.transitions_worker)
 
 
 def cmd_hl7_review(args: argparse.Namespace) -> int:
@@ -317,14 +318,17 @@ def cmd_risk_methodology(args: argparse.Namespace) -> int:
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     _django()
-    from careloop.worklist.scheduler import loop
+    from careloop.billing.tasks import last_month_job, monthly_period
+    from careloop.worklist.scheduler import JOBS, Job, loop
 
     def report(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if row["status"] != "skipped" or args.verbose:
                 print(orjson.dumps(row).decode(), flush=True)
 
-    loop(once=args.once, poll_seconds=args.poll, on_report=report)
+    # Apps above the worklist add their jobs here: last month's billing run, once per month from the 1st.
+    jobs = (*JOBS, Job("billing.last_month", monthly_period, last_month_job))
+    loop(once=args.once, poll_seconds=args.poll, on_report=report, jobs=jobs)
     return 0
 
 
@@ -628,6 +632,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="PEM certificate: serve MLLP over TLS")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to finish in-flight messages on shutdown")
+    p.add_argument("--transitions-worker", choices=["process", "thread"], default="process",
+                   help="where discharges' episodes and tasks are made, after the ACK (default: a child process)")
     p.set_defaults(fn=cmd_hl7_listen)
     p = hl7.add_parser("send", help="send every message in the files over MLLP and print the ACKs")
     p.add_argument("paths", nargs="+")
@@ -696,6 +702,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", required=True, help="organization slug")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_programs_tasks)
+
+    from careloop.compliance.commands import register as register_compliance
+
+    register_compliance(sub)
+
+    from careloop.insights.commands import register as register_insights
+
+    register_insights(sub)
+
+    from careloop.billing_commands import register as register_billing
+
+    billing_sub = register_billing(sub)  # `careloop billing run|export-837|export-csv|fees`
+    try:  # `careloop billing evaluate` (the rules engine), when it registers itself
+        import importlib
+
+        evaluate_cli = importlib.import_module("careloop.billing.rules.cli")
+    except ImportError:
+        pass
+    else:
+        evaluate_cli.register(billing_sub)
 
     p = sub.add_parser("scheduler", help="run periodic jobs (escalations every 5 min, recurring work daily)")
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
@@ -768,6 +794,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix", choices=["admit-discharge", "admit-transfer"], default="admit-discharge",
                    help="A01+A03 per stay (discharges start transition episodes) or A01+A02 (no discharge)")
     p.add_argument("--kills", type=int, default=4)
+    p.add_argument("--transitions-worker", choices=["process", "thread"], default="process",
+                   help="the listener's transitions worker (episodes and tasks after the ACK)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--workdir", help="where to put the database (default: a temp folder)")
     p.set_defaults(fn=cmd_bench)
@@ -779,11 +807,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=4000, help="requests per endpoint (bounded also by --seconds)")
     p.add_argument("--seconds", type=float, default=120.0, help="time limit per endpoint")
     p.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
-    p.add_argument("--interface", choices=["asgi", "wsgi"], default="asgi",
-                   help="asgi: what `careloop serve` runs; wsgi: uvicorn's thread-pool WSGI adapter")
+    p.add_argument("--interface", choices=["asgi", "wsgi"], default="wsgi",
+                   help="wsgi: what `careloop serve` runs (uvicorn's thread pool, persistent connections); asgi")
     p.add_argument("--database-url", help="PostgreSQL URL to use instead of a throwaway SQLite file")
     p.add_argument("--json", action="store_true")
     p.add_argument("--workdir", help="where to put the database (default: a temp folder)")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --workdir: reuse the database built by an earlier run with the same sizes")
+    p.set_defaults(fn=cmd_bench)
+    p = bsub.add_parser("billing", help="monthly billing run + 837P export vs reading the time entries once")
+    p.add_argument("--patients", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-validate", action="store_true", help="skip the pyx12 validation of the 837P")
+    p.add_argument("--database-url", help="PostgreSQL URL to use instead of a throwaway SQLite file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--workdir", help="where to write the database (default: a temp folder)")
     p.set_defaults(fn=cmd_bench)
     p = bsub.add_parser("risk", help="full risk refresh on synthetic patients vs a one-group-by ceiling")
     p.add_argument("--patients", type=int, default=100_000)

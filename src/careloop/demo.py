@@ -61,6 +61,8 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
         _seed_workload(org)
         _seed_access(org)
         _seed_transitions(org)
+        _seed_compliance(org)
+        _seed_billing(org)
     print("\nLogins (passwords are new on every `careloop demo` run):")
     for username, role, password in logins:
         print(f"  {role:16} {username:16} {password}")
@@ -197,6 +199,174 @@ def _seed_transitions(org: Organization) -> None:
     result = scan_organizations(org_slug=org.slug, since=since)
     opened = sum(r["opened"] for r in result)
     print(f"{opened} transition episodes opened from discharges since {since}", flush=True)
+
+
+def _seed_compliance(org: Organization) -> None:
+    """APCM compliance for the demo: the eight practice capabilities with evidence from 1 January, the providers'
+    performance pathways (one left unrecorded, so coverage shows a gap), and APCM enrollments with consent for the
+    portal patient and the first designated patients, from the start of last month."""
+    from careloop.access.models import PortalAccount
+    from careloop.accounts.models import User
+    from careloop.accounts.services import actor_for
+    from careloop.clinics.models import Practitioner
+    from careloop.compliance import services as compliance
+    from careloop.core import clock
+    from careloop.core.actor import Actor
+    from careloop.core.errors import CareloopError
+    from careloop.programs.models import DesignatedCareMember, Enrollment
+    from careloop.programs.services import ConsentIn, enroll_patient
+    from careloop.worklist.services.outreach import log_outreach
+    from careloop.worklist.services.time import add_time_entry
+
+    users = {u.username: u for u in User.objects.filter(organization=org)}
+    leader = actor_for(users["leader.cho"], "")
+    today = clock.today(org.time_zone)
+    jan1 = today.replace(month=1, day=1)
+    evidence = {
+        "24x7_access": ("After-hours nurse line and on-call clinician rota; calls logged in careloop",
+                        "policies/after-hours-access-v3.pdf"),
+        "designated_care_team_member": ("Every APCM patient has a named coordinator or nurse (careloop designation)",
+                                        ""),
+        "alternative_care_delivery": ("Home visits by the CHW team; evening clinic Tuesday and Thursday until 19:00",
+                                      "schedules/expanded-hours.pdf"),
+        "electronic_care_plan": ("careloop versioned care plans, shared via portal and with partners", ""),
+        "ehi_exchange": ("HL7 v2 ADT feed from the regional HIE (MLLP); discharge summaries via Direct",
+                         "agreements/hie-participation.pdf"),
+        "async_communication": ("Patient portal secure messaging, answered within one business day", ""),
+        "population_gap_analysis": ("Monthly quality care-gap run (careloop quality run)", "reports/care-gaps"),
+        "risk_stratification": ("careloop risk methodology (CCW count, Charlson, HCC, utilization), nightly refresh",
+                                "careloop risk methodology --format pdf"),
+    }
+    for key, (text, link) in evidence.items():
+        compliance.record_capability(actor=leader, key=key, effective_from=jan1, evidence=text, evidence_link=link)
+    providers = list(Practitioner.objects.filter(organization=org, is_billing_practitioner=True).order_by("pk"))
+    for pr in providers[:-1] if len(providers) > 1 else providers:
+        compliance.record_pathway(actor=leader, practitioner_id=pr.pk, performance_year=today.year,
+                                  pathway="MVP_M0005", evidence="QPP Value in Primary Care MVP registration")
+    start = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    portal = list(PortalAccount.objects.filter(organization=org).values_list("patient_id", flat=True))
+    designated = list(DesignatedCareMember.objects.filter(organization=org, until__isnull=True)
+                      .order_by("pk").values_list("patient_id", flat=True)[:24])
+    system = Actor.system(org.pk, "careloop demo")
+    enrolled = 0
+    for i, patient_id in enumerate(dict.fromkeys(portal + designated)):
+        if Enrollment.objects.filter(organization=org, patient_id=patient_id, program="APCM").exists():
+            continue
+        consent = ConsentIn(method="verbal" if i % 2 else "written",
+                            disclosures=("availability", "cost_sharing", "one_practitioner_per_month",
+                                         "right_to_stop"),
+                            obtained_by_user_id=users["coord.lopez"].pk,
+                            obtained_at=dt.datetime.combine(start - dt.timedelta(days=3), dt.time(15), dt.UTC),
+                            evidence="APCM consent script, signed form scanned to the EHR")
+        try:
+            enroll_patient(organization_id=org.pk, patient_id=patient_id, program="APCM",
+                           billing_practitioner_id=providers[i % len(providers)].pk, consent=consent, actor=system,
+                           start=start)
+            enrolled += 1
+        except CareloopError:
+            continue
+    # Two of every three APCM patients got a check-in call and medication review in each month (APCM activity).
+    coord = actor_for(users["coord.lopez"], "")
+    apcm = list(Enrollment.objects.filter(organization=org, program="APCM").order_by("pk")
+                .values_list("patient_id", flat=True))
+    zone = clock.clinic_zone(org.time_zone)
+    for i, patient_id in enumerate(apcm):
+        if i % 3 == 2:
+            continue
+        for day in (start + dt.timedelta(days=9 + i % 10), today.replace(day=1) + dt.timedelta(days=i % 7)):
+            if day > today:
+                continue
+            try:
+                log_outreach(organization_id=org.pk, patient_id=patient_id, channel="phone", outcome="reached",
+                             actor=coord, at=dt.datetime.combine(day, dt.time(10, 30), zone), minutes=12,
+                             program="APCM", note="Monthly APCM check-in: symptoms, needs, next steps")
+                add_time_entry(organization_id=org.pk, patient_id=patient_id, minutes=10,
+                               activity="medication_management", program="APCM", interactive=False,
+                               service_date=day, actor=coord, note="Medication review and adherence check")
+            except CareloopError:
+                continue
+    example = portal[0] if portal else (apcm[0] if apcm else None)
+    print(f"APCM compliance: 8 practice capabilities, pathways for {max(len(providers) - 1, 1)} providers, "
+          f"{enrolled} APCM enrollments from {start}; leader page /compliance/; packet: careloop compliance packet "
+          f"--patient {example} --month {today:%Y-%m} --out packet.pdf", flush=True)
+
+
+def _seed_billing(org: Organization) -> None:
+    """Billing for the demo: CCM enrollments with consent and last month's staff minutes (15/25/45/65: one short,
+    one base, one base + add-on, one held add-on), an RPM patient with device days, the practice's billing
+    address, then last month's billing run and an 837P checked with pyx12 (the billing page at /billing/)."""
+    from careloop.accounts.models import User
+    from careloop.accounts.services import actor_for
+    from careloop.billing.models import BillingSettings
+    from careloop.billing_commands import run_month
+    from careloop.clinics.models import Practitioner
+    from careloop.core import clock
+    from careloop.core.actor import Actor
+    from careloop.core.errors import CareloopError
+    from careloop.interop.x12.claims import build_837p
+    from careloop.programs.models import DesignatedCareMember, Enrollment
+    from careloop.programs.services import ConsentIn, enroll_patient, record_device_day
+    from careloop.worklist.services.time import add_time_entry
+
+    BillingSettings.objects.get_or_create(organization=org, defaults={
+        "address_line": "100 Main St", "city": "Springfield", "state": "MA", "postal_code": "011010001"})
+    users = {u.username: u for u in User.objects.filter(organization=org)}
+    system = Actor.system(org.pk, "careloop demo")
+    nurse = actor_for(users["nurse.kim"], "")
+    today = clock.today(org.time_zone)
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    start = last_month_end.replace(day=1)
+    month = f"{start:%Y-%m}"
+    providers = list(Practitioner.objects.filter(organization=org, is_billing_practitioner=True).order_by("pk"))
+    taken = set(Enrollment.objects.filter(organization=org).values_list("patient_id", flat=True))
+    candidates = [pid for pid in DesignatedCareMember.objects.filter(organization=org, until__isnull=True)
+                  .order_by("pk").values_list("patient_id", flat=True) if pid not in taken][:13]
+    minutes = (15, 25, 45, 65)
+    ccm = 0
+    for i, patient_id in enumerate(candidates):
+        program = "RPM" if i == len(candidates) - 1 else "CCM"
+        consent = ConsentIn(method="verbal", disclosures=("availability", "cost_sharing",
+                                                          "one_practitioner_per_month", "right_to_stop"),
+                            obtained_by_user_id=users["nurse.kim"].pk,
+                            obtained_at=dt.datetime.combine(start - dt.timedelta(days=35), dt.time(14), dt.UTC),
+                            evidence="CCM consent discussed at the visit; note in the EHR")
+        try:
+            enroll_patient(organization_id=org.pk, patient_id=patient_id, program=program,
+                           billing_practitioner_id=providers[i % len(providers)].pk, consent=consent, actor=system,
+                           start=start - dt.timedelta(days=31))
+            if program == "RPM":
+                for d in range(18):
+                    record_device_day(organization_id=org.pk, patient_id=patient_id, kind="rpm",
+                                      day=start + dt.timedelta(days=d), readings=2, actor=system)
+                add_time_entry(organization_id=org.pk, patient_id=patient_id, minutes=22, activity="care_coordination",
+                               program="RPM", interactive=True, service_date=start + dt.timedelta(days=12),
+                               actor=nurse, note="Reviewed home BP readings with the patient by phone")
+                continue
+            total = minutes[i % len(minutes)]
+            for k, part in enumerate((total // 2, total - total // 2)):
+                add_time_entry(organization_id=org.pk, patient_id=patient_id, minutes=part,
+                               activity="care_coordination", program="CCM", interactive=k == 0,
+                               service_date=start + dt.timedelta(days=4 + 9 * k), actor=nurse,
+                               note="Care coordination: specialist follow-up, medication questions")
+            ccm += 1
+        except CareloopError:
+            continue
+    try:
+        counts = run_month(org, month, system, show_progress=False)
+    except CareloopError as exc:
+        print(f"billing run for {month} did not complete: {exc}", flush=True)
+        return
+    print(f"billing {month}: {counts.patients} patient-months, {counts.billable_lines} billable lines "
+          f"{counts.lines_by_code}, {counts.denied} denied, {counts.flagged} held; allowed ${counts.total_allowed} "
+          f"({ccm} CCM patients added) - see /billing/?month={month}", flush=True)
+    if org.practice_type == "physician":
+        try:
+            x12 = build_837p(organization=org, month=month, actor=system)
+            status = "accepted by pyx12" if x12.validation.accepted else f"REJECTED: {x12.validation.errors[:3]}"
+            print(f"837P for {month}: {x12.claims} claims, {status}; download it from the billing page or "
+                  f"`careloop billing export-837 --month {month} --out claims.x12`", flush=True)
+        except CareloopError as exc:
+            print(f"837P for {month}: {exc}", flush=True)
 
 
 def _seed_access(org: Organization) -> None:

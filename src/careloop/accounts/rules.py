@@ -58,6 +58,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "transitions.write": frozenset({"provider", "nurse", "coordinator", "chw", "leader", "admin"}),
     "transitions.medrec": frozenset({"provider", "nurse"}),
     "transitions.notify": frozenset({"admin"}),
+    "transitions.match_review": frozenset({"coordinator", "nurse", "admin"}),  # held ADT messages: which patient
+    # APCM compliance (issue #7): capabilities and pathways (read, record), coverage, evidence packets.
+    "compliance.read": frozenset({"admin", "leader", "billing"}),
+    "compliance.manage": frozenset({"admin", "leader"}),
+    "compliance.packet": frozenset({"admin", "leader", "billing"}),
+    "compliance.attest": frozenset({"provider", "leader", "admin"}),
+    # billing (issue #7): the monthly run, explained decisions, claim files (837P, CSV), fee schedules.
+    "billing.view": frozenset({"billing", "admin", "leader"}),
+    "billing.run": frozenset({"billing", "admin"}),
+    "billing.export": frozenset({"billing", "admin"}),
+    # insights (issue #7 point 8): revenue and capacity dashboard, CSV (aggregates; patient lists are the
+    # programs cohort and billing pages, under their own permissions).
+    "insights.view": frozenset({"leader", "admin", "provider"}),
 }
 
 

@@ -10,6 +10,15 @@ import orjson
 
 GENESIS = "0" * 64
 
+# Read-audit shard chains of an organization (see services and docs/adr/0004-sharded-read-audit-chains.md):
+# chain id of shard k (1..READ_SHARDS) = k * SHARD_STRIDE + the organization's chain id.
+READ_SHARDS = 16
+SHARD_STRIDE = 1 << 40
+
+
+def read_shard_chains(organization_chain: int) -> list[int]:
+    return [k * SHARD_STRIDE + organization_chain for k in range(1, READ_SHARDS + 1)]
+
 
 @dataclass(frozen=True)
 class ChainRow:

@@ -11,7 +11,8 @@ from careloop.audit.models import AuditChainHead, AuditEvent
 
 
 def patient_audit_trail(*, organization_id: int, patient_id: int) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(organization_id=organization_id, patient_id=patient_id).order_by("chain", "seq")
+    qs = AuditEvent.objects.filter(organization_id=organization_id, patient_id=patient_id)
+    return qs.order_by("at", "chain", "seq")
 
 
 def _rows(chain: int) -> Iterator[rules.ChainRow]:
@@ -62,4 +63,18 @@ def verify_all_chains() -> tuple[int, list[rules.ChainProblem]]:
 
         problems.extend(rules.verify_chain(chain, counted(), head.seq if head else 0, head.last_hash if head else None))
         checked += counter[0]
+    problems.extend(_missing_read_shards(set(heads), chains))
     return checked, problems
+
+
+def _missing_read_shards(heads: set[int], chains: set[int]) -> list[rules.ChainProblem]:
+    """An organization's read-audit shard heads are created together: once any exists, all must (a missing one
+    means a chain was removed with its head)."""
+    problems = []
+    for base in sorted({c % rules.SHARD_STRIDE for c in chains if c >= rules.SHARD_STRIDE}):
+        for chain in rules.read_shard_chains(base):
+            if chain not in heads:
+                problems.append(
+                    rules.ChainProblem(chain, None, None, "deleted", f"read-audit chain head {chain} is missing")
+                )
+    return problems

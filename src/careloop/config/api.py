@@ -59,8 +59,12 @@ def health(request: HttpRequest) -> dict[str, str]:
 def _register() -> None:
     from careloop.access.api import router as access_router
     from careloop.audit.api import router as audit_router
+    from careloop.billing.api import router as billing_router
     from careloop.careplans.api import router as careplans_router
+    from careloop.compliance.api import router as compliance_router
+    from careloop.insights.api import router as insights_router
     from careloop.interop.fhir.api import router as fhir_router
+    from careloop.interop.x12.views import router as x12_router
     from careloop.programs.api import router as programs_router
     from careloop.quality.api import router as quality_router
     from careloop.registry.api import router as registry_router
@@ -78,6 +82,10 @@ def _register() -> None:
     api.add_router("/access", access_router)
     api.add_router("/quality", quality_router)
     api.add_router("/transitions", transitions_router)
+    api.add_router("/billing", billing_router)
+    api.add_router("/billing", x12_router)
+    api.add_router("/compliance", compliance_router)
+    api.add_router("/insights", insights_router)
 
 
 _register()

@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "careloop.access",
     "careloop.web",
     "careloop.quality",
+    "careloop.billing",
+    "careloop.compliance",
+    "careloop.insights",
 ]
 
 MIDDLEWARE = [
@@ -127,7 +130,11 @@ def _databases() -> dict[str, Any]:
         db.setdefault("TEST", {})
         # Tests use a file, not Django's shared-cache in-memory database: live-server and thread tests then get
         # the same WAL + IMMEDIATE locking as production (shared cache locks tables and ignores busy timeouts).
-        db["TEST"]["NAME"] = os.environ.get("CARELOOP_TEST_SQLITE") or str(DATA_DIR / "test-careloop.sqlite3")
+        # One file per test process, so two test runs sharing a data folder never share a database.
+        db["TEST"]["NAME"] = os.environ.get("CARELOOP_TEST_SQLITE") or str(
+            DATA_DIR / f"test-careloop-{os.getpid()}.sqlite3")
+        # 0 by default (see below); a server with a fixed pool of threads (WSGI) may keep connections open.
+        db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))
     else:
         # 0 by default: under ASGI, sync views run on executor threads and persistent connections would pile up.
         db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))
@@ -190,3 +197,5 @@ NINJA_PAGINATION_PER_PAGE = 50
 
 # Task priority takes each patient's risk tier from the risk app.
 WORKLIST_RISK_TIER_PROVIDER = "careloop.risk.selectors.risk_tiers"
+# The billing run's APCM evidence (capabilities, monthly activity): a billing.evidence.EvidenceProvider factory.
+BILLING_EVIDENCE_PROVIDER = "careloop.compliance.provider.ComplianceEvidence"

@@ -6,9 +6,11 @@ code writes correct values to SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from django.utils import timezone
 
@@ -155,3 +157,128 @@ def refresh_planner_statistics(models_: Sequence[type[models.Model]]) -> None:
         qn = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE " + ", ".join(qn(m._meta.db_table) for m in models_))
+
+
+# ---- prepared rows: values converted ahead of time (possibly in a worker process), bound as they are --------
+
+Converter = Callable[[Any], Any]
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    # As Django's SQLite adapter: an aware value in UTC, naive, as text.
+    tz = value.tzinfo
+    if tz is not None:
+        value = (value if tz is dt.UTC else value.astimezone(dt.UTC)).replace(tzinfo=None)
+    return str(value)
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def value_converters(model: type[models.Model], columns: Sequence[str], vendor: str) -> list[tuple[int, Converter]]:
+    """(position, converter) for the ``columns`` (field names) of ``model`` whose Python values need converting
+    before ``insert_prepared``/``update_prepared`` bind them on ``vendor`` ("sqlite", "postgresql").
+
+    Pure (no database connection), so a parse process can prepare rows while another process writes. None stays
+    None: apply a converter only to a value that is not None.
+    """
+    out: list[tuple[int, Converter]] = []
+    for i, name in enumerate(columns):
+        f = model._meta.get_field(name)
+        if isinstance(f, models.JSONField):
+            out.append((i, _json_text))
+        elif vendor == "sqlite" and isinstance(f, models.DateTimeField):
+            out.append((i, _sqlite_datetime))
+        elif vendor == "sqlite" and isinstance(f, models.DateField):
+            out.append((i, str))
+    return out
+
+
+def convert_row(values: Sequence[Any], converters: list[tuple[int, Converter]]) -> tuple[Any, ...]:
+    if not converters:
+        return tuple(values)
+    out = list(values)
+    for i, convert in converters:
+        v = out[i]
+        if v is not None:
+            out[i] = convert(v)
+    return tuple(out)
+
+
+_PREPARED: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
+
+
+def _placeholder(f: models.Field[Any, Any]) -> str:
+    # JSON arrives as text (value_converters); PostgreSQL casts it, SQLite stores it as is.
+    return "%s::jsonb" if connection.vendor == "postgresql" and isinstance(f, models.JSONField) else "%s"
+
+
+def _prepared_insert(model: type[models.Model], columns: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+    key = (model, connection.vendor, columns)
+    if key not in _PREPARED:
+        meta = model._meta
+        fields = [meta.get_field(name) for name in columns]
+        missing = [f for f in meta.concrete_fields if f.name not in columns and not f.primary_key]
+        if any(f.has_default() and callable(f.default) and not isinstance(f, models.JSONField) for f in missing):
+            raise ValueError(f"{model.__name__}: give every column whose default is computed per row")
+        # Columns not given take the model's default, converted once (as the ORM would fill them).
+        converters = value_converters(model, [f.name for f in missing], connection.vendor)
+        suffix = convert_row([f.get_default() for f in missing], converters)
+        qn = connection.ops.quote_name
+        all_fields = [*fields, *missing]
+        cols = ", ".join(qn(str(f.column)) for f in all_fields)  # type: ignore[union-attr]
+        marks = ", ".join(_placeholder(f) for f in all_fields)  # type: ignore[arg-type]
+        _PREPARED[key] = (f"INSERT INTO {qn(meta.db_table)} ({cols}) VALUES ({marks})", suffix)  # noqa: S608 - model metadata
+    return _PREPARED[key]
+
+
+def insert_prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT rows whose values are already converted (``value_converters``), in ``columns`` order.
+
+    The bulk import's write path: no per-value work here beyond appending the defaults of the columns not given.
+    """
+    if not rows:
+        return
+    sql, suffix = _prepared_insert(model, tuple(columns))
+    params = [row + suffix for row in rows] if suffix else rows
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def update_prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """UPDATE rows by id: each row is the converted new values of ``columns`` (field names), then the id."""
+    if not rows:
+        return
+    meta = model._meta
+    qn = connection.ops.quote_name
+    sets = ", ".join(f"{qn(str(meta.get_field(c).column))} = {_placeholder(meta.get_field(c))}"  # type: ignore[union-attr,arg-type]
+                     for c in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {qn(meta.db_table)} SET {sets} WHERE id = %s", rows)  # noqa: S608 - model metadata
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new primary keys for ``model``, never handed out before, to insert rows with explicit ids (so a
+    bulk insert needs no query to learn them). Call inside the transaction that inserts them.
+
+    SQLite: after the largest id ever used (AUTOINCREMENT's sqlite_sequence); the write lock this transaction holds
+    keeps them ours. PostgreSQL: drawn from the table's identity sequence.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [int(r[0]) for r in cursor.fetchall()]
+        qn = connection.ops.quote_name
+        cursor.execute(
+            f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608 - model metadata
+            f"COALESCE((SELECT MAX(id) FROM {qn(table)}), 0))",
+            [table],
+        )
+        start = int(cursor.fetchone()[0]) + 1
+    return list(range(start, start + count))

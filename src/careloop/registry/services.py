@@ -6,14 +6,25 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import cache
+from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows, update_rows, write_row
+from careloop.core.db import (
+    Converter,
+    convert_row,
+    insert_prepared,
+    insert_rows,
+    reserve_ids,
+    update_prepared,
+    update_rows,
+    value_converters,
+    write_row,
+)
 from careloop.registry.choices import MODELED_TYPES, Hl7MessageStatus, MatchReviewStatus
 from careloop.registry.models import (
     AllergyIntolerance,
@@ -33,7 +44,6 @@ from careloop.registry.models import (
     Procedure,
     QuarantinedInput,
     RawHl7Message,
-    new_fhir_id,
 )
 
 TYPED_MODELS: dict[str, type[models.Model]] = {
@@ -48,22 +58,56 @@ TYPED_MODELS: dict[str, type[models.Model]] = {
     "AllergyIntolerance": AllergyIntolerance,
 }
 
+# The typed values an importer supplies per resource type, in this order (Patient: the patient's own columns).
+_MEDICATION = ("kind", "rxnorm", "display", "status", "intent", "authored_on", "start", "end", "dosage")
+TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "Patient": ("family", "given", "search_name", "birth_date", "sex", "deceased_at", "deceased", "phone", "email",
+                "address_line", "city", "state", "postal_code", "preferred_language", "active", "mrn", "mbi"),
+    "Coverage": ("kind", "payor", "member_id", "start", "end", "status"),
+    "Condition": ("icd10", "snomed", "display", "clinical_status", "verification_status", "category", "onset",
+                  "abatement", "recorded"),
+    "MedicationRequest": _MEDICATION,
+    "MedicationStatement": _MEDICATION,
+    "Observation": ("code", "code_system", "display", "category", "status", "effective_at", "value_num", "unit",
+                    "value_code", "value_text", "systolic", "diastolic"),
+    "Encounter": ("class_code", "status", "type_code", "type_display", "start", "start_offset", "end", "end_offset",
+                  "facility", "location", "discharge_disposition", "diagnoses", "visit_number"),
+    "Immunization": ("cvx", "display", "status", "occurred"),
+    "Procedure": ("code", "code_system", "display", "status", "performed_start", "performed_end"),
+    "AllergyIntolerance": ("code", "display", "clinical_status", "criticality", "category"),
+}
 
-class RecordLike(Protocol):
-    resource_type: str
-    source_id: str
-    version_id: str
-    content_hash: str
-    body: str
-    patient_source_id: str | None
-    fields: dict[str, Any]
-    identifiers: list[dict[str, str]]
+# A validated resource ready to write. The importer builds these (in its parse process when it has one) and
+# ``apply_fhir_batch`` only binds them:
+#   0 resource type, 1 source id, 2 version id, 3 content hash (sha1 of the body), 4 body (compact JSON),
+#   5 the patient's source id (or None), 6 a new careloop FHIR id (used if the resource is new),
+#   7 typed values (TYPED_COLUMNS order, converted by ``typed_converters`` for the database), 8 Patient
+#   identifiers (system, value, type code, assigner), 9 source name, 10 location in the source.
+FhirRow = tuple[
+    str, str, str, str, str, str | None, str, tuple[Any, ...], tuple[tuple[str, str, str, str], ...], str, str
+]
+
+_RAW_COLUMNS = ("id", "organization", "created_at", "updated_at", "resource_type", "source_system", "source_id",
+                "fhir_id", "version_id", "content_hash", "body", "patient")
+_TYPED_BASE = ("organization", "patient", "resource", "created_at", "updated_at")
+_PATIENT_BASE = ("id", "organization", "created_at", "updated_at", "fhir_id")
+_IDENTIFIER_COLUMNS = ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code",
+                       "assigner"]
+
+
+@cache
+def typed_converters(resource_type: str, vendor: str) -> list[tuple[int, Converter]]:
+    """Converters for a type's typed values on ``vendor`` (pure: the importer's parse process runs them)."""
+    model = Patient if resource_type == "Patient" else TYPED_MODELS.get(resource_type)
+    if model is None:
+        return []
+    return value_converters(model, TYPED_COLUMNS[resource_type], vendor)
 
 
 @dataclass
 class BatchResult:
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    rejected: list[tuple[RecordLike, str]] = field(default_factory=list)
+    rejected: list[tuple[FhirRow, str]] = field(default_factory=list)
 
 
 def quarantine(
@@ -105,239 +149,170 @@ def _raw_lookup(
         return list(cursor.fetchall())
 
 
-def _by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, set[str]] = defaultdict(set)
-    for rtype, sid in keys:
-        grouped[rtype].add(sid)
-    return {rtype: sorted(sids) for rtype, sids in grouped.items()}
-
-
 def _chunks(items: Sequence[str], size: int = 900) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
 def apply_fhir_batch(
-    *, organization_id: int, source_system: str, records: Sequence[RecordLike], actor: Actor
+    *, organization_id: int, source_system: str, records: Sequence[FhirRow], actor: Actor
 ) -> BatchResult:
-    """Upsert a batch of validated FHIR records in one transaction.
+    """Upsert a batch of validated FHIR resources (``FhirRow``) in one transaction.
 
     Keyed by (organization, source system, type, source id). Unchanged content (same hash) writes nothing;
     changed content updates the raw resource and replaces its typed row; Patients are updated in place so
-    their ids stay stable. A record whose patient cannot be found is returned as rejected.
+    their ids stay stable. A resource whose patient cannot be found is returned as rejected. New rows get their
+    ids up front (``reserve_ids``), so the batch is a handful of statements: a lookup per type, one INSERT per
+    table, the audit.
     """
     result = BatchResult()
+    counts = result.counts
     # The last occurrence of a key in the batch wins; earlier ones count as superseded (unchanged).
-    latest: dict[tuple[str, str], RecordLike] = {}
-    for rec in records:
-        key = (rec.resource_type, rec.source_id)
+    latest: dict[tuple[str, str], FhirRow] = {}
+    for row in records:
+        key = (row[0], row[1])
         if key in latest:
-            result.counts[rec.resource_type]["unchanged"] += 1
-        latest[key] = rec
-    # Patients first so the others can point at them.
-    ordered = sorted(latest.values(), key=lambda r: r.resource_type != "Patient")
+            counts[row[0]]["unchanged"] += 1
+        latest[key] = row
+    by_type: dict[str, list[FhirRow]] = defaultdict(list)
+    for row in latest.values():
+        by_type[row[0]].append(row)
+
     with transaction.atomic():
+        now = timezone.now()
+        stamp = convert_row([now], value_converters(FhirResource, ["created_at"], connection.vendor))[0]
+        # Look up by the full unique key (type included), in index order, so each probe is a seek.
         existing: dict[tuple[str, str], tuple[int, str, int | None]] = {}
-        # Look up by the full unique key (type included) so each probe is an index seek.
-        for rtype, sids in _by_type((r.resource_type, r.source_id) for r in ordered).items():
-            for chunk in _chunks(sids):
+        for rtype, group in by_type.items():
+            for chunk in _chunks(sorted(r[1] for r in group)):
                 for sid, rid, digest, owner in _raw_lookup(
                     organization_id, source_system, rtype, chunk, "id, content_hash, patient_id"
                 ):
                     existing[(rtype, sid)] = (rid, digest, owner)
 
-        patient_ids: dict[str, int] = {k[1]: v[2] for k, v in existing.items() if k[0] == "Patient" and v[2]}
-        wanted = sorted({r.patient_source_id for r in ordered if r.patient_source_id} - set(patient_ids))
-        batch_patients = {r.source_id for r in ordered if r.resource_type == "Patient"}
-        lookup = [sid for sid in wanted if sid not in batch_patients]
-        for chunk in _chunks(lookup):
+        touched: Counter[int] = Counter()
+        patient_ids: dict[str, int] = {}
+        new: list[tuple[FhirRow, int | None]] = []  # (row, patient id) of raw resources to insert
+        changed: list[tuple[int, FhirRow, int | None]] = []  # (raw id, row, patient id) to update
+
+        # Patients: update in place (stable ids) or create.
+        new_patients: list[FhirRow] = []
+        patient_counts = counts["Patient"] if "Patient" in by_type else None
+        for row in by_type.get("Patient", ()):
+            hit = existing.get(("Patient", row[1]))
+            assert patient_counts is not None
+            if hit is None:
+                new_patients.append(row)
+                continue
+            raw_id, old_hash, pid = hit
+            assert pid is not None
+            patient_ids[row[1]] = pid
+            if old_hash == row[3]:
+                patient_counts["unchanged"] += 1
+                continue
+            update_prepared(Patient, [*TYPED_COLUMNS["Patient"], "updated_at"], [(*row[7], stamp, pid)])
+            _replace_identifiers(organization_id, pid, row[8])
+            changed.append((raw_id, row, pid))
+            touched[pid] += 1
+            patient_counts["updated"] += 1
+        if new_patients:
+            assert patient_counts is not None
+            ids = reserve_ids(Patient, len(new_patients))
+            insert_prepared(
+                Patient,
+                [*_PATIENT_BASE, *TYPED_COLUMNS["Patient"]],
+                [(pid, organization_id, stamp, stamp, row[6], *row[7]) for pid, row in zip(ids, new_patients, strict=True)],
+            )
+            identifiers: list[tuple[Any, ...]] = []
+            for pid, row in zip(ids, new_patients, strict=True):
+                patient_ids[row[1]] = pid
+                touched[pid] += 1
+                new.append((row, pid))
+                identifiers.extend(
+                    (organization_id, pid, now, now, system[:200], value[:128], type_code[:16], assigner[:200])
+                    for system, value, type_code, assigner in row[8]
+                )
+            patient_counts["created"] += len(new_patients)
+            insert_rows(PatientIdentifier, _IDENTIFIER_COLUMNS, identifiers, ignore_conflicts=True)
+
+        # The patients the other resources point at, when not in this batch.
+        wanted = {r[5] for rtype, group in by_type.items() if rtype != "Patient" for r in group if r[5] is not None}
+        wanted.difference_update(patient_ids)
+        for chunk in _chunks(sorted(wanted)):
             for sid, pid in _raw_lookup(organization_id, source_system, "Patient", chunk, "patient_id"):
                 if pid:
                     patient_ids[sid] = pid
 
-        now = timezone.now()
-        new_raw: list[tuple[RecordLike, int | None]] = []
-        changed: list[tuple[int, RecordLike, int | None]] = []
-        touched: Counter[int] = Counter()
-
-        # Patients: update in place (stable ids) or create.
-        new_patients: list[RecordLike] = []
-        patient_fhir_ids: dict[str, str] = {}  # a Patient's raw resource is served under the patient's id
-        for rec in ordered:
-            if rec.resource_type != "Patient":
-                break
-            key = (rec.resource_type, rec.source_id)
-            if key in existing:
-                raw_id, old_hash, found = existing[key]
-                if old_hash == rec.content_hash:
-                    result.counts["Patient"]["unchanged"] += 1
-                    continue
-                assert found is not None
-                pid = found
-                Patient.objects.filter(pk=pid).update(**rec.fields, updated_at=now)
-                _replace_identifiers(organization_id, pid, rec.identifiers)
-                changed.append((raw_id, rec, pid))
-                touched[pid] += 1
-                result.counts["Patient"]["updated"] += 1
-            else:
-                new_patients.append(rec)
-        if new_patients:
-            keys = list(new_patients[0].fields)
-            fhir_ids = [new_fhir_id() for _ in new_patients]
-            insert_rows(
-                Patient,
-                ["organization", "created_at", "updated_at", "fhir_id", *keys],
-                [
-                    (organization_id, now, now, fid, *(rec.fields[k] for k in keys))
-                    for fid, rec in zip(fhir_ids, new_patients, strict=True)
-                ],
-            )
-            by_fhir_id: dict[str, int] = {}
-            for chunk in _chunks(fhir_ids):
-                by_fhir_id.update(Patient.objects.filter(fhir_id__in=chunk).values_list("fhir_id", "pk"))
-            ident_rows: list[tuple[Any, ...]] = []
-            for fid, rec in zip(fhir_ids, new_patients, strict=True):
-                pid = by_fhir_id[fid]
-                patient_fhir_ids[rec.source_id] = fid
-                patient_ids[rec.source_id] = pid
-                touched[pid] += 1
-                new_raw.append((rec, pid))
-                ident_rows.extend(
-                    (
-                        organization_id,
-                        pid,
-                        now,
-                        now,
-                        i["system"][:200],
-                        i["value"][:128],
-                        i["type_code"][:16],
-                        i["assigner"][:200],
-                    )
-                    for i in rec.identifiers
-                )
-                result.counts["Patient"]["created"] += 1
-            insert_rows(
-                PatientIdentifier,
-                ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code", "assigner"],
-                ident_rows,
-                ignore_conflicts=True,
-            )
-
         # Everything else.
-        for rec in ordered:
-            if rec.resource_type == "Patient":
+        for rtype, group in by_type.items():
+            if rtype == "Patient":
                 continue
-            ref_pid: int | None = None
-            if rec.patient_source_id is not None:
-                ref_pid = patient_ids.get(rec.patient_source_id)
-                if ref_pid is None:
-                    result.rejected.append(
-                        (
-                            rec,
-                            f"{rec.resource_type}/{rec.source_id} refers to Patient/{rec.patient_source_id}, "
-                            "which is neither in this input nor already imported from this source",
-                        )
-                    )
-                    result.counts[rec.resource_type]["rejected"] += 1
+            typed = rtype in TYPED_MODELS
+            type_counts = counts[rtype]
+            for row in group:
+                ref_pid: int | None = None
+                if row[5] is not None:
+                    ref_pid = patient_ids.get(row[5])
+                    if ref_pid is None:
+                        result.rejected.append((
+                            row,
+                            f"{rtype}/{row[1]} refers to Patient/{row[5]}, which is neither in this input nor "
+                            "already imported from this source",
+                        ))
+                        type_counts["rejected"] += 1
+                        continue
+                elif typed:
+                    result.rejected.append((row, f"{rtype}/{row[1]} has no patient reference"))
+                    type_counts["rejected"] += 1
                     continue
-            elif rec.resource_type in TYPED_MODELS:
-                result.rejected.append((rec, f"{rec.resource_type}/{rec.source_id} has no patient reference"))
-                result.counts[rec.resource_type]["rejected"] += 1
-                continue
-            key = (rec.resource_type, rec.source_id)
-            if key in existing:
-                raw_id, old_hash, _ = existing[key]
-                if old_hash == rec.content_hash:
-                    result.counts[rec.resource_type]["unchanged"] += 1
+                hit = existing.get((rtype, row[1]))
+                if hit is None:
+                    new.append((row, ref_pid))
+                    type_counts["created"] += 1
+                elif hit[1] == row[3]:
+                    type_counts["unchanged"] += 1
                     continue
-                changed.append((raw_id, rec, ref_pid))
-                result.counts[rec.resource_type]["updated"] += 1
-            else:
-                new_raw.append((rec, ref_pid))
-                result.counts[rec.resource_type]["created"] += 1
-            if ref_pid is not None:
-                touched[ref_pid] += 1
+                else:
+                    changed.append((hit[0], row, ref_pid))
+                    type_counts["updated"] += 1
+                if ref_pid is not None:
+                    touched[ref_pid] += 1
 
-        # Raw resources, then their ids, then typed rows pointing at them.
-        insert_rows(
+        # Raw resources (with their ids reserved), then the typed rows pointing at them.
+        raw_ids = reserve_ids(FhirResource, len(new))
+        insert_prepared(
             FhirResource,
+            _RAW_COLUMNS,
             [
-                "organization",
-                "created_at",
-                "updated_at",
-                "resource_type",
-                "source_system",
-                "source_id",
-                "fhir_id",
-                "version_id",
-                "content_hash",
-                "body",
-                "patient",
-            ],
-            [
-                (
-                    organization_id,
-                    now,
-                    now,
-                    rec.resource_type,
-                    source_system,
-                    rec.source_id,
-                    patient_fhir_ids.get(rec.source_id) if rec.resource_type == "Patient" else new_fhir_id(),
-                    rec.version_id,
-                    rec.content_hash,
-                    rec.body,
-                    pid,
-                )
-                for rec, pid in new_raw
+                (rid, organization_id, stamp, stamp, row[0], source_system, row[1], row[6], row[2], row[3], row[4], pid)
+                for rid, (row, pid) in zip(raw_ids, new, strict=True)
             ],
         )
-        raw_ids: dict[tuple[str, str], int] = {}
-        for rtype, sids in _by_type((rec.resource_type, rec.source_id) for rec, _ in new_raw).items():
-            for chunk in _chunks(sids):
-                for sid, rid in _raw_lookup(organization_id, source_system, rtype, chunk, "id"):
-                    raw_ids[(rtype, sid)] = rid
+        typed_rows: dict[type[models.Model], list[tuple[Any, ...]]] = defaultdict(list)
+        for rid, (row, pid) in zip(raw_ids, new, strict=True):
+            typed_model = TYPED_MODELS.get(row[0])
+            if typed_model is not None and pid is not None:
+                typed_rows[typed_model].append((organization_id, pid, rid, stamp, stamp, *row[7]))
         if changed:
-            FhirResource.objects.bulk_update(
-                [
-                    FhirResource(
-                        id=raw_id,
-                        body=rec.body,
-                        content_hash=rec.content_hash,
-                        version_id=rec.version_id,
-                        patient_id=pid,
-                        updated_at=now,
-                    )
-                    for raw_id, rec, pid in changed
-                ],
-                ["body", "content_hash", "version_id", "patient_id", "updated_at"],
-                batch_size=500,
+            update_prepared(
+                FhirResource,
+                ["body", "content_hash", "version_id", "patient", "updated_at"],
+                [(row[4], row[3], row[2], pid, stamp, raw_id) for raw_id, row, pid in changed],
             )
-            by_model: dict[type[models.Model], list[int]] = defaultdict(list)
-            for raw_id, rec, _ in changed:
-                if rec.resource_type in TYPED_MODELS:
-                    by_model[TYPED_MODELS[rec.resource_type]].append(raw_id)
-            for model, ids_ in by_model.items():
-                model.objects.filter(resource_id__in=ids_).delete()  # type: ignore[attr-defined]
-
-        typed: dict[type[models.Model], list[tuple[RecordLike, int, int]]] = defaultdict(list)
-        for rec, owner in new_raw:
-            typed_model = TYPED_MODELS.get(rec.resource_type)
-            if typed_model is not None and owner is not None:
-                typed[typed_model].append((rec, owner, raw_ids[(rec.resource_type, rec.source_id)]))
-        for raw_id, rec, owner in changed:
-            typed_model = TYPED_MODELS.get(rec.resource_type)
-            if typed_model is not None and owner is not None:
-                typed[typed_model].append((rec, owner, raw_id))
-        for model, items in typed.items():
-            keys = list(items[0][0].fields)
-            insert_rows(
-                model,
-                ["organization", "patient", "resource", "created_at", "updated_at", *keys],
-                [
-                    (organization_id, pid, raw_id, now, now, *(rec.fields[k] for k in keys))
-                    for rec, pid, raw_id in items
-                ],
-            )
+            stale: dict[type[models.Model], list[int]] = defaultdict(list)
+            for raw_id, row, pid in changed:
+                typed_model = TYPED_MODELS.get(row[0])
+                if typed_model is not None:
+                    stale[typed_model].append(raw_id)
+                    if pid is not None:
+                        typed_rows[typed_model].append((organization_id, pid, raw_id, stamp, stamp, *row[7]))
+            for model, ids_ in stale.items():
+                for chunk_ids in range(0, len(ids_), 900):
+                    model.objects.filter(resource_id__in=ids_[chunk_ids : chunk_ids + 900]).delete()  # type: ignore[attr-defined]
+        for model, rows in typed_rows.items():
+            # MedicationRequest and MedicationStatement share a table and a column list.
+            columns = TYPED_COLUMNS["MedicationRequest" if model is Medication else _type_of(model)]
+            insert_prepared(model, [*_TYPED_BASE, *columns], rows)
 
         if touched:
             record_events(
@@ -357,30 +332,29 @@ def apply_fhir_batch(
     return result
 
 
-def _replace_identifiers(organization_id: int, patient_id: int, identifiers: list[dict[str, str]]) -> None:
+@cache
+def _type_of(model: type[models.Model]) -> str:
+    return next(rtype for rtype, m in TYPED_MODELS.items() if m is model)
+
+
+def _replace_identifiers(
+    organization_id: int, patient_id: int, identifiers: Sequence[tuple[str, str, str, str]]
+) -> None:
     PatientIdentifier.objects.filter(organization_id=organization_id, patient_id=patient_id).delete()
     now = timezone.now()
     insert_rows(
         PatientIdentifier,
-        ["organization", "patient", "created_at", "updated_at", "system", "value", "type_code", "assigner"],
+        _IDENTIFIER_COLUMNS,
         [
-            (
-                organization_id,
-                patient_id,
-                now,
-                now,
-                i["system"][:200],
-                i["value"][:128],
-                i["type_code"][:16],
-                i["assigner"][:200],
-            )
-            for i in identifiers
+            (organization_id, patient_id, now, now, system[:200], value[:128], type_code[:16], assigner[:200])
+            for system, value, type_code, assigner in identifiers
         ],
         ignore_conflicts=True,
     )
 
 
-__all__ = ["MODELED_TYPES", "BatchResult", "apply_fhir_batch", "quarantine"]
+__all__ = ["MODELED_TYPES", "TYPED_COLUMNS", "BatchResult", "FhirRow", "apply_fhir_batch", "quarantine",
+           "typed_converters"]
 
 
 # ---- HL7 v2 hospital notifications (issue #5): interop.hl7v2 owns each batch's transaction and its audit ----

@@ -57,3 +57,14 @@ class DischargeMedication(OrgScopedModel):
     display = models.CharField(max_length=300)
     dosage = models.CharField(max_length=300, blank=True)
     source = models.CharField(max_length=16, default="manual")
+
+
+class PendingEpisodeSync(OrgScopedModel):
+    """Durable work queue: an encounter whose discharge state changed (an ADT discharge, cancelled discharge or
+    cancelled stay). Written in the same transaction as the encounter change; the transitions worker brings the
+    encounter's episode and tasks in line and deletes the row in one transaction, so after a crash nothing is
+    lost and nothing is applied twice (the episode is one per encounter, its tasks keyed per revision)."""
+
+    encounter = models.ForeignKey("registry.Encounter", on_delete=models.CASCADE, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)

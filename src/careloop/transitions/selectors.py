@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from careloop.registry.models import Encounter, PatientEvent
 from careloop.transitions.choices import EpisodeStatus
 from careloop.transitions.models import DischargeMedication, TransitionEpisode
-from careloop.worklist.models import CareTask
+from careloop.worklist.models import CareTask, OutreachAttempt
+from careloop.worklist.rules.timeline import Attempt
 
 EPISODE_CLASSES = ("IMP", "OBSENC", "EMER")
 NOT_DISCHARGED = ("cancelled", "entered-in-error", "in-progress", "planned", "arrived", "triaged", "onleave")
@@ -80,3 +81,37 @@ def patient_events(*, organization_id: int, patient_id: int, since: dt.datetime)
 
 def discharge_meds(*, organization_id: int, episode_id: int) -> QuerySet[DischargeMedication]:
     return DischargeMedication.objects.filter(organization_id=organization_id, episode_id=episode_id).order_by("pk")
+
+
+# ---- batch reads for the queue worker (``services.sync_encounters``): one query per batch, not per episode ----
+
+
+def recent_episode_rows(*, organization_id: int, patient_ids: set[int], since: dt.datetime,
+                        until: dt.datetime) -> list[tuple[int, int, dt.datetime]]:
+    """(pk, patient_id, discharged_at) of the patients' non-cancelled episodes discharged in [since, until]."""
+    rows = (TransitionEpisode.objects.filter(
+        organization_id=organization_id, patient_id__in=sorted(patient_ids), discharged_at__gte=since,
+        discharged_at__lte=until).exclude(status=EpisodeStatus.CANCELLED)
+        .values_list("pk", "patient_id", "discharged_at"))
+    return [(pk, pid, at) for pk, pid, at in rows if at is not None]
+
+
+def outreach_attempts(*, organization_id: int, patient_ids: set[int], start: dt.datetime,
+                      end: dt.datetime) -> dict[int, list[Attempt]]:
+    """The patients' outreach attempts in [start, end], by patient (for ``tcm_contact_evidence``)."""
+    out: dict[int, list[Attempt]] = {}
+    for pid, pk, at, channel, outcome in OutreachAttempt.objects.filter(
+            organization_id=organization_id, patient_id__in=sorted(patient_ids), at__gte=start, at__lte=end
+    ).order_by("at", "pk").values_list("patient_id", "pk", "at", "channel", "outcome"):
+        out.setdefault(pid, []).append(Attempt(pk, at, channel, outcome))
+    return out
+
+
+def visits_after(*, organization_id: int, patient_ids: set[int], after: dt.datetime) -> dict[int, list[Encounter]]:
+    """The patients' ambulatory visits after ``after``, by patient, earliest first (``first_visit_after``)."""
+    out: dict[int, list[Encounter]] = {}
+    for enc in (Encounter.objects.filter(organization_id=organization_id, patient_id__in=sorted(patient_ids),
+                                         class_code__in=("AMB",), start__gt=after)
+                .exclude(status__in=("cancelled", "entered-in-error", "planned")).order_by("start", "pk")):
+        out.setdefault(enc.patient_id, []).append(enc)
+    return out

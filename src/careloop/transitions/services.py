@@ -12,22 +12,26 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import F
 
 from careloop.accounts import rules as access
-from careloop.audit.services import record_event
+from careloop.audit.services import EventSpec, record_events
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
 from careloop.registry.models import Encounter
 from careloop.transitions import rules, selectors
 from careloop.transitions.choices import ChecklistItem, EpisodeStatus
-from careloop.transitions.models import TransitionEpisode
+from careloop.transitions.models import PendingEpisodeSync, TransitionEpisode
 from careloop.worklist import services as worklist
 from careloop.worklist.choices import OPEN_STATUSES
+from careloop.worklist.rules.timeline import Attempt, TcmContactEvidence
+from careloop.worklist.rules.timeline import tcm_contact_evidence as contact_evidence_rule
 from careloop.worklist.selectors import organization_zone, tcm_contact_evidence
 
 log = logging.getLogger(__name__)
 S = EpisodeStatus
+READMISSION_WINDOW = dt.timedelta(days=30)
 
 
 def _check(actor: Actor, organization_id: int, permission: str) -> None:
@@ -45,9 +49,12 @@ def _discharged(enc: Encounter) -> bool:
     return enc.end is not None and enc.status not in selectors.NOT_DISCHARGED
 
 
+def _event(ep: TransitionEpisode, action: str, **detail: object) -> EventSpec:
+    return EventSpec(action, ep.patient_id, "TransitionEpisode", str(ep.pk), detail=dict(detail) or None)
+
+
 def _audit(actor: Actor, ep: TransitionEpisode, action: str, **detail: object) -> None:
-    record_event(actor=actor, organization_id=ep.organization_id, action=action, patient_id=ep.patient_id,
-                 object_type="TransitionEpisode", object_id=str(ep.pk), detail=dict(detail) or None)
+    record_events(actor=actor, organization_id=ep.organization_id, events=[_event(ep, action, **detail)])
 
 
 # ---- open / update / cancel ------------------------------------------------------------------------------------
@@ -60,24 +67,45 @@ def open_or_update_episode_for_encounter(*, organization_id: int, encounter_id: 
     Returns the episode, or None when the encounter opens none (ambulatory, or not discharged yet)."""
     _check(actor, organization_id, "transitions.write")
     with transaction.atomic():
-        enc = (Encounter.objects.select_for_update().filter(organization_id=organization_id, pk=encounter_id)
-               .first())
-        if enc is None:
-            raise NotFound("encounter not found")
+        done = sync_encounters(organization_id=organization_id, encounter_ids=[encounter_id], actor=actor)
+    if encounter_id not in done:
+        raise NotFound("encounter not found")
+    return done[encounter_id]
+
+
+def sync_encounters(*, organization_id: int, encounter_ids: list[int],
+                    actor: Actor) -> dict[int, TransitionEpisode | None]:
+    """``open_or_update_episode_for_encounter`` for many encounters at once, in the caller's transaction: the
+    encounters and their episodes are read in two queries, the new tasks written with one set-based insert
+    (``worklist.create_tasks_bulk``) and the audit events appended in one call. Unknown encounters are left out
+    of the result."""
+    ids = sorted(set(encounter_ids))
+    encs = list(Encounter.objects.select_for_update().filter(organization_id=organization_id, pk__in=ids)
+                .order_by("start", "pk"))
+    eps = {ep.encounter_id: ep for ep in TransitionEpisode.objects.select_for_update()
+           .filter(organization_id=organization_id, encounter_id__in=ids)}
+    zone = organization_zone(organization_id) if encs else None
+    earlier = _Earlier(organization_id, encs)
+    audit: list[EventSpec] = []
+    specs: list[worklist.TaskSpec] = []
+    out: dict[int, TransitionEpisode | None] = {}
+    opened: list[TransitionEpisode] = []
+    todo: list[tuple[TransitionEpisode, Encounter, rules.Deadlines, bool, bool, tuple[object, ...]]] = []
+    for enc in encs:
+        ep = eps.get(enc.pk)
         setting = rules.setting_for(enc.class_code, enc.facility)
-        ep = (TransitionEpisode.objects.select_for_update()
-              .filter(organization_id=organization_id, encounter_id=encounter_id).first())
         if ep is None and (setting is None or not _discharged(enc)):
-            return None
+            out[enc.pk] = None
+            continue
         if setting is None or not _discharged(enc):
             assert ep is not None
             reason = "stay cancelled" if enc.status in ("cancelled", "entered-in-error") else "discharge cancelled"
             if setting is None:
                 reason = f"encounter class is now {enc.class_code}"
             _cancel(ep, reason, actor)
-            return ep
-        assert enc.end is not None
-        zone = organization_zone(organization_id)
+            out[enc.pk] = ep
+            continue
+        assert enc.end is not None and zone is not None
         d = rules.deadlines(enc.end, zone)
         created = ep is None
         if ep is None:
@@ -98,19 +126,68 @@ def open_or_update_episode_for_encounter(*, organization_id: int, encounter_id: 
         ep.visit_due_high = d.visit_due_high if ep.tcm_eligible else None
         ep.visit_due_moderate = d.visit_due_moderate if ep.tcm_eligible else None
         ep.medrec_due = d.medrec_due if ep.tcm_eligible else None
+        todo.append((ep, enc, d, created, reopened, before))
+        out[enc.pk] = ep
+    # new episodes in one INSERT (their keys come back), changed ones one by one; then readmissions, which may
+    # point at an episode of the same batch
+    TransitionEpisode.objects.bulk_create([t[0] for t in todo if t[3]])
+    for ep, *_rest, created, _reopened, _before in todo:
+        if not created:
+            ep.save()
+    for ep, *_ in todo:
+        earlier.add(ep)
+    linked = []
+    for ep, enc, *_ in todo:
         if ep.readmission_of_id is None and enc.start is not None:
-            prev = selectors.previous_episode(organization_id=organization_id, patient_id=enc.patient_id,
-                                              admitted_at=enc.start, exclude_id=ep.pk)
-            ep.readmission_of = prev
-        ep.save()
+            ep.readmission_of_id = earlier.previous(enc.patient_id, enc.start, ep.pk)
+            if ep.readmission_of_id is not None:
+                linked.append(ep)
+    if linked:
+        TransitionEpisode.objects.bulk_update(linked, ["readmission_of"])
+    for ep, _enc, d, created, reopened, was in todo:
         if created or reopened:
-            _audit(actor, ep, "transition.opened" if created else "transition.reopened", setting=setting,
-                   tcm=ep.tcm_eligible, readmission_of=ep.readmission_of_id)
-        elif before != (ep.status, ep.discharged_at, ep.disposition):
-            _audit(actor, ep, "transition.updated")
-        _create_tasks(ep, d, actor)
-        _refresh(ep, actor)
-    return ep
+            audit.append(_event(ep, "transition.opened" if created else "transition.reopened", setting=ep.setting,
+                                tcm=ep.tcm_eligible, readmission_of=ep.readmission_of_id))
+        elif was != (ep.status, ep.discharged_at, ep.disposition):
+            audit.append(_event(ep, "transition.updated"))
+        specs += _task_specs(ep, d)
+        opened.append(ep)
+    # Reads first, audit last: appending to the organization's audit chain locks its head row until the commit
+    # (PostgreSQL), and the HL7 listener's batches append to the same chain.
+    evidence = _Evidence(organization_id, opened)
+    if specs:
+        sys_actor = _system(organization_id) if actor.role != "system" else actor
+        worklist.create_tasks_bulk(organization_id=organization_id, specs=specs, actor=sys_actor)
+    for ep in opened:
+        _refresh(ep, actor, evidence)
+    record_events(actor=actor, organization_id=organization_id, events=audit)
+    return out
+
+
+class _Earlier:
+    """Episodes a readmission may link to (``selectors.previous_episode``) for a batch of encounters: read in
+    one query, plus the episodes the batch itself saves."""
+
+    def __init__(self, organization_id: int, encs: list[Encounter]) -> None:
+        starts = [e.start for e in encs if e.start is not None]
+        self.rows: dict[int, list[tuple[int, dt.datetime]]] = {}
+        if starts:
+            for pk, pid, at in selectors.recent_episode_rows(
+                    organization_id=organization_id, patient_ids={e.patient_id for e in encs},
+                    since=min(starts) - READMISSION_WINDOW, until=max(starts)):
+                self.rows.setdefault(pid, []).append((pk, at))
+
+    def add(self, ep: TransitionEpisode) -> None:
+        rows = [r for r in self.rows.get(ep.patient_id, []) if r[0] != ep.pk]
+        if ep.status != S.CANCELLED and ep.discharged_at is not None:
+            rows.append((ep.pk, ep.discharged_at))
+        self.rows[ep.patient_id] = rows
+
+    def previous(self, patient_id: int, admitted_at: dt.datetime, exclude_id: int | None) -> int | None:
+        """The latest episode discharged up to 30 days before ``admitted_at`` (as ``selectors.previous_episode``)."""
+        fits = [(at, pk) for pk, at in self.rows.get(patient_id, [])
+                if pk != exclude_id and admitted_at - READMISSION_WINDOW <= at <= admitted_at]
+        return max(fits)[1] if fits else None
 
 
 def _cancel(ep: TransitionEpisode, reason: str, actor: Actor) -> None:
@@ -129,7 +206,7 @@ def _task_key(ep: TransitionEpisode, task_type: str) -> str:
     return f"transition:{ep.pk}:r{ep.revision}:{task_type}"
 
 
-def _create_tasks(ep: TransitionEpisode, d: rules.Deadlines, actor: Actor) -> None:
+def _task_specs(ep: TransitionEpisode, d: rules.Deadlines) -> list[worklist.TaskSpec]:
     where = ep.facility or ep.get_setting_display()
     when = f"{ep.get_setting_display().lower()} discharge from {where}"
     specs: list[tuple[str, str, dt.datetime, dt.datetime | None, str]]
@@ -146,31 +223,59 @@ def _create_tasks(ep: TransitionEpisode, d: rules.Deadlines, actor: Actor) -> No
     else:
         specs = [("care_plan_review", f"Coordinate care after {when}; disposition {ep.disposition or '-'} "
                   "(no TCM clock)", d.followup_due, None, "")]
-    sys_actor = _system(ep.organization_id) if actor.role != "system" else actor
-    for task_type, reason, due, deadline, program in specs:
-        worklist.create_task(organization_id=ep.organization_id, patient_id=ep.patient_id, task_type=task_type,
-                             reason=reason, dedupe_key=_task_key(ep, task_type), actor=sys_actor,
-                             source_type="TransitionEpisode", source_id=str(ep.pk), due_at=due,
-                             deadline_at=deadline, program=program)
+    return [worklist.TaskSpec(ep.patient_id, task_type, reason, _task_key(ep, task_type), "TransitionEpisode",
+                              str(ep.pk), due, deadline, program)
+            for task_type, reason, due, deadline, program in specs]
 
 
 # ---- completion ------------------------------------------------------------------------------------------------
 
 
-def _refresh(ep: TransitionEpisode, actor: Actor) -> bool:
+class _Evidence:
+    """The outreach log and visits for a batch of episodes, read with one query each (``sync_encounters``)."""
+
+    def __init__(self, organization_id: int, eps: list[TransitionEpisode]) -> None:
+        eps = [ep for ep in eps if ep.discharged_at is not None]
+        pids = {ep.patient_id for ep in eps}
+        self.attempts: dict[int, list[Attempt]] = {}
+        self.visits: dict[int, list[Encounter]] = {}
+        if not eps:
+            return
+        starts = [ep.discharged_at for ep in eps if ep.discharged_at is not None]
+        ends = [ep.contact_due for ep in eps if ep.contact_due is not None and not ep.contact_done]
+        if ends:
+            self.attempts = selectors.outreach_attempts(organization_id=organization_id, patient_ids=pids,
+                                                        start=min(starts), end=max(ends))
+        self.visits = selectors.visits_after(organization_id=organization_id, patient_ids=pids, after=min(starts))
+
+    def contact(self, ep: TransitionEpisode, start: dt.datetime, end: dt.datetime) -> TcmContactEvidence:
+        rows = [a for a in self.attempts.get(ep.patient_id, []) if start <= a.at <= end]
+        return contact_evidence_rule(rows, start, end)
+
+    def first_visit(self, ep: TransitionEpisode, after: dt.datetime) -> Encounter | None:
+        return next((v for v in self.visits.get(ep.patient_id, []) if v.start is not None and v.start > after), None)
+
+
+def _refresh(ep: TransitionEpisode, actor: Actor, evidence: _Evidence | None = None) -> bool:
     """Record what the outreach log and later visits show; complete the matching tasks. True if changed."""
     if ep.status not in (S.OPEN, S.COMPLETED) or ep.discharged_at is None:
         return False
     changed = False
     if not ep.contact_done and ep.contact_due is not None:
-        ev = tcm_contact_evidence(organization_id=ep.organization_id, patient_id=ep.patient_id,
-                                  start=ep.discharged_at, end=ep.contact_due)
+        if evidence is not None:
+            ev = evidence.contact(ep, ep.discharged_at, ep.contact_due)
+        else:
+            ev = tcm_contact_evidence(organization_id=ep.organization_id, patient_id=ep.patient_id,
+                                      start=ep.discharged_at, end=ep.contact_due)
         if ev.satisfied:
             ep.contact_done, ep.contact_at, ep.contact_note = True, ev.contact_at, ev.explanation[:300]
             changed = True
     if ep.visit_encounter_id is None:
-        visit = selectors.first_visit_after(organization_id=ep.organization_id, patient_id=ep.patient_id,
-                                            after=ep.discharged_at)
+        if evidence is not None:
+            visit = evidence.first_visit(ep, ep.discharged_at)
+        else:
+            visit = selectors.first_visit_after(organization_id=ep.organization_id, patient_id=ep.patient_id,
+                                                after=ep.discharged_at)
         if visit is not None:
             ep.visit_encounter, ep.visit_at = visit, visit.start
             changed = True
@@ -200,6 +305,8 @@ def _done_items(ep: TransitionEpisode) -> set[str]:
 
 
 def _complete_tasks(ep: TransitionEpisode, done: set[str]) -> None:
+    if not done:
+        return
     for task in selectors.episode_tasks(organization_id=ep.organization_id, episode_id=ep.pk):
         if task.task_type in done and task.status in OPEN_STATUSES:
             worklist.change_status(organization_id=ep.organization_id, task_id=task.pk, status="completed",
@@ -253,6 +360,7 @@ class ScanResult:
     opened: list[int] = field(default_factory=list)
     refreshed: int = 0
     failed: dict[int, str] = field(default_factory=dict)
+    queued: int = 0  # queue rows (ADT discharges and cancellations) worked off first
 
 
 def scan_discharges(*, organization_id: int, actor: Actor, since: dt.datetime | None = None) -> ScanResult:
@@ -260,6 +368,9 @@ def scan_discharges(*, organization_id: int, actor: Actor, since: dt.datetime | 
     episodes' completion from the outreach log and visits."""
     _check(actor, organization_id, "transitions.write")
     result = ScanResult()
+    queue = drain(organization_id=organization_id)
+    result.queued = queue.consumed
+    result.failed.update(queue.failed)
     for enc_id in selectors.discharged_without_episode(organization_id=organization_id, since=since):
         try:
             ep = open_or_update_episode_for_encounter(organization_id=organization_id, encounter_id=enc_id,
@@ -277,14 +388,72 @@ def scan_discharges(*, organization_id: int, actor: Actor, since: dt.datetime | 
 
 
 def episode_after_commit(*, organization_id: int, encounter_id: int, actor: Actor) -> None:
-    """For ingest paths inside a transaction (the HL7 ADT hook): process the encounter once it commits. A
-    failure is logged, never undoes the message; ``careloop transitions scan`` picks the encounter up later."""
+    """For ingest paths inside a transaction (the HL7 ADT hook): queue the encounter (``PendingEpisodeSync``) in
+    the caller's transaction. The transitions worker (``process_pending``: the listener's worker thread,
+    ``careloop hl7 ingest`` after each batch, ``careloop transitions scan``) opens or updates the episode later;
+    the message's commit and ACK never wait for it."""
+    PendingEpisodeSync.objects.create(organization_id=organization_id, encounter_id=encounter_id)
 
-    def run() -> None:
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class QueueResult:
+    consumed: int = 0
+    episodes: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def process_pending(*, organization_id: int | None = None, limit: int = 64) -> QueueResult:
+    """Work off up to ``limit`` queued encounter changes (oldest first) in one transaction: sync their episodes
+    and delete the queue rows together, so a crash leaves each either done and gone or untouched and queued.
+    When the batch fails, each row is tried alone; one that keeps failing is kept with its error (after
+    ``MAX_ATTEMPTS`` it is skipped; ``careloop transitions scan`` reports it)."""
+    result = QueueResult()
+    qs = PendingEpisodeSync.objects.filter(attempts__lt=MAX_ATTEMPTS)
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    rows: list[tuple[int, int, int]] = []
+    try:
+        with transaction.atomic():
+            rows = list(qs.order_by("pk").values_list("pk", "organization_id", "encounter_id")[:limit])
+            _consume(rows, result)
+        return result
+    except Exception:  # noqa: BLE001 - one bad encounter must not block the queue; tried one by one below
+        log.exception("transitions queue: batch of %d failed; trying each", len(rows))
+        result = QueueResult()
+    for row in rows:
         try:
-            open_or_update_episode_for_encounter(organization_id=organization_id, encounter_id=encounter_id,
-                                                 actor=actor)
-        except Exception:
-            log.exception("transition episode for encounter %s failed", encounter_id)
+            with transaction.atomic():
+                _consume([row], result)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("transitions queue: encounter %s failed", row[2])
+            result.failed[row[2]] = f"{type(exc).__name__}: {exc}"[:300]
+            PendingEpisodeSync.objects.filter(pk=row[0]).update(attempts=F("attempts") + 1,
+                                                                last_error=result.failed[row[2]])
+    return result
 
-    transaction.on_commit(run)
+
+def _consume(rows: list[tuple[int, int, int]], result: QueueResult) -> None:
+    by_org: dict[int, list[int]] = {}
+    for _pk, org_id, enc_id in rows:
+        by_org.setdefault(org_id, []).append(enc_id)
+    for org_id, enc_ids in by_org.items():
+        done = sync_encounters(organization_id=org_id, encounter_ids=enc_ids,
+                               actor=Actor.system(org_id, "transitions worker"))
+        result.episodes += sum(ep is not None for ep in done.values())
+    PendingEpisodeSync.objects.filter(pk__in=[r[0] for r in rows]).delete()
+    result.consumed += len(rows)
+
+
+def drain(*, organization_id: int | None = None, limit: int = 64) -> QueueResult:
+    """``process_pending`` until the queue is empty (or only rows that keep failing remain)."""
+    total = QueueResult()
+    while True:
+        r = process_pending(organization_id=organization_id, limit=limit)
+        total.consumed += r.consumed
+        total.episodes += r.episodes
+        total.failed.update(r.failed)
+        if r.consumed == 0 and not r.failed:  # failing rows gain an attempt per round: they drop out
+            return total

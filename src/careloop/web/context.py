@@ -26,6 +26,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Quality", "/quality/"))
     if role and rules.has_permission(role, "transitions.read"):
         items.append(("Transitions", "/transitions/"))
+    if role and rules.has_permission(role, "billing.view"):
+        items.append(("Billing", "/billing/"))
+    if role and rules.has_permission(role, "compliance.read"):
+        items.append(("Compliance", "/compliance/"))
+    if role and rules.has_permission(role, "insights.view"):
+        items.append(("Revenue", "/insights/"))
     if role and rules.has_permission(role, "portal.use"):
         items.append(("My care plan", "/portal/"))
     if role and rules.has_permission(role, "partner.use"):
@@ -39,4 +45,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {"nav_items": items, "user_role": role, "can_worklist": can_worklist,
             "perms_program_read": bool(role) and rules.has_permission(role, "program.read"),
             "perms_quality_read": bool(role) and rules.has_permission(role, "quality.read"),
-            "perms_transitions_read": bool(role) and rules.has_permission(role, "transitions.read")}
+            "perms_transitions_read": bool(role) and rules.has_permission(role, "transitions.read"),
+            "perms_compliance_packet": bool(role) and rules.has_permission(role, "compliance.packet")}

@@ -96,10 +96,11 @@ def run_due(now: dt.datetime | None = None, jobs: tuple[Job, ...] = JOBS) -> lis
 
 
 def loop(*, once: bool = False, poll_seconds: float = 30.0, on_report: Callable[[list[dict[str, Any]]], None] | None
-         = None) -> None:
-    """Run due jobs now and then every ``poll_seconds`` (``once``: a single pass)."""
+         = None, jobs: tuple[Job, ...] = JOBS) -> None:
+    """Run due jobs now and then every ``poll_seconds`` (``once``: a single pass). ``jobs``: the job table; the
+    CLI adds the jobs of apps above the worklist (the monthly billing run)."""
     while True:
-        report = run_due()
+        report = run_due(jobs=jobs)
         if on_report is not None:
             on_report(report)
         if once:

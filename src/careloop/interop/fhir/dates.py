@@ -53,8 +53,16 @@ def parse_datetime(value: object, field: str) -> tuple[dt.datetime, str] | None:
     if parsed.tzinfo is None:
         # FHIR requires a zone when a time is given; treat a missing one as UTC rather than reject.
         return parsed.replace(tzinfo=_UTC), ""
-    offset = parsed.utcoffset() or dt.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return parsed.astimezone(_UTC), f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    offset = parsed.utcoffset() or _ZERO
+    text = _OFFSETS.get(offset)
+    if text is None:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "-" if minutes < 0 else "+"
+        minutes = abs(minutes)
+        text = _OFFSETS.setdefault(offset, f"{sign}{minutes // 60:02d}:{minutes % 60:02d}")
+    # An import parses hundreds of thousands of these: skip the time-zone conversion when already at UTC.
+    return (parsed.replace(tzinfo=_UTC) if offset == _ZERO else parsed.astimezone(_UTC)), text
+
+
+_ZERO = dt.timedelta(0)
+_OFFSETS: dict[dt.timedelta, str] = {}

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from django.db import connection
 
 from careloop.core.actor import Actor
+from careloop.core.db import convert_row
 from careloop.interop.fhir.mapping import Record, Rejected, Resolver, to_record
-from careloop.registry.services import apply_fhir_batch, quarantine
+from careloop.registry.models import new_fhir_ids
+from careloop.registry.services import TYPED_COLUMNS, FhirRow, apply_fhir_batch, quarantine, typed_converters
 
 BATCH_SIZE = 5000
 _ABS_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
@@ -59,7 +62,7 @@ class Reject:
     raw: bytes
 
 
-Parsed = Record | Reject
+Parsed = FhirRow | Reject
 
 
 def _relative_resolver(ref: str) -> tuple[str, str] | None:
@@ -89,6 +92,7 @@ def _one(
     source_name: str,
     location: str,
     raw: bytes | None,
+    vendor: str,
     fallback_id: str | None = None,
 ) -> Parsed:
     try:
@@ -102,47 +106,65 @@ def _one(
             rtype if isinstance(rtype, str) else "",
             raw if raw is not None else orjson.dumps(resource),
         )
-    record.source_name = source_name
-    record.location = location
-    return record
+    return _row(record, source_name, location, vendor)
 
 
-def parse_line(line: bytes, source_name: str, location: str) -> list[Parsed]:
+def _row(record: Record, source_name: str, location: str, vendor: str) -> FhirRow:
+    """The record as the writer binds it: typed values in the registry's column order, converted for ``vendor``."""
+    rtype = record.resource_type
+    columns = TYPED_COLUMNS.get(rtype)
+    fields = record.fields
+    values = convert_row([fields[c] for c in columns], typed_converters(rtype, vendor)) if columns else ()
+    identifiers = tuple((i["system"], i["value"], i["type_code"], i["assigner"]) for i in record.identifiers)
+    return (rtype, record.source_id, record.version_id, record.content_hash, record.body, record.patient_source_id,
+            _next_fhir_id(), values, identifiers, source_name, location)
+
+
+_ID_POOL: list[str] = []
+
+
+def _next_fhir_id() -> str:
+    if not _ID_POOL:
+        _ID_POOL.extend(reversed(new_fhir_ids(4096)))
+    return _ID_POOL.pop()
+
+
+def parse_line(line: bytes, source_name: str, location: str, vendor: str) -> list[Parsed]:
     """One NDJSON line: a resource, or a whole Bundle written on one line."""
     try:
         resource = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         return [Reject(source_name, location, f"malformed JSON: {exc}", "", line)]
     if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
-        return parse_document(resource, source_name, line)
-    return [_one(resource, _relative_resolver, source_name, location, line)]
+        return parse_document(resource, source_name, line, vendor)
+    return [_one(resource, _relative_resolver, source_name, location, line, vendor)]
 
 
-def parse_lines(lines: list[bytes], source_name: str, first_lineno: int) -> list[Parsed]:
+def parse_lines(lines: list[bytes], source_name: str, first_lineno: int, vendor: str) -> list[Parsed]:
     out: list[Parsed] = []
     for offset, line in enumerate(lines):
         if line.strip():
-            out.extend(parse_line(line, source_name, f"line {first_lineno + offset}"))
+            out.extend(parse_line(line, source_name, f"line {first_lineno + offset}", vendor))
     return out
 
 
-def parse_bytes(data: bytes, source_name: str) -> list[Parsed]:
+def parse_bytes(data: bytes, source_name: str, vendor: str) -> list[Parsed]:
     """A JSON document (Bundle or single resource) or, failing that, NDJSON."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         lines = data.splitlines()
         if sum(1 for ln in lines if ln.strip()) > 1:
-            return parse_lines(lines, source_name, 1)
+            return parse_lines(lines, source_name, 1, vendor)
         return [Reject(source_name, "document", f"malformed JSON: {exc}", "", data)]
-    return parse_document(doc, source_name, data)
+    return parse_document(doc, source_name, data, vendor)
 
 
-def parse_document(doc: Any, source_name: str, raw: bytes) -> list[Parsed]:
+def parse_document(doc: Any, source_name: str, raw: bytes, vendor: str) -> list[Parsed]:
     if not isinstance(doc, dict):
         return [Reject(source_name, "document", "a FHIR document must be a JSON object", "", raw)]
     if doc.get("resourceType") != "Bundle":
-        return [_one(doc, _relative_resolver, source_name, "document", raw)]
+        return [_one(doc, _relative_resolver, source_name, "document", raw, vendor)]
     entries = doc.get("entry") or []
     if not isinstance(entries, list):
         return [Reject(source_name, "Bundle.entry", "Bundle.entry must be a list", "Bundle", raw)]
@@ -173,17 +195,28 @@ def parse_document(doc: Any, source_name: str, raw: bytes) -> list[Parsed]:
                 Reject(source_name, location, "DELETE entries are not applied by import", "", orjson.dumps(entry))
             )
             continue
-        out.append(_one(entry["resource"], resolver, source_name, location, None, fallback.get(idx)))
+        out.append(_one(entry["resource"], resolver, source_name, location, None, vendor, fallback.get(idx)))
     return out
 
 
-def _parse_unit(unit: tuple[str, str, int, Any]) -> tuple[int, list[Parsed]]:
+def _parse_unit(unit: tuple[str, str, int, Any], vendor: str) -> tuple[int, list[Parsed]]:
     """Worker entry point: ("lines", name, first line number, [bytes]) or ("file", name, 0, path)."""
     kind, name, first, payload = unit
     if kind == "lines":
-        return sum(len(x) for x in payload), parse_lines(payload, name, first)
+        return sum(len(x) for x in payload), parse_lines(payload, name, first, vendor)
     data = Path(payload).read_bytes()
-    return len(data), parse_bytes(data, name)
+    return len(data), parse_bytes(data, name, vendor)
+
+
+def _split(parsed: list[Parsed]) -> tuple[list[FhirRow], list[Reject]]:
+    rows: list[FhirRow] = []
+    rejects: list[Reject] = []
+    for item in parsed:
+        if isinstance(item, Reject):
+            rejects.append(item)
+        else:
+            rows.append(item)
+    return rows, rejects
 
 
 def _units(paths: list[Path], lines_per_unit: int) -> Iterator[tuple[str, str, int, Any]]:
@@ -206,19 +239,21 @@ def _units(paths: list[Path], lines_per_unit: int) -> Iterator[tuple[str, str, i
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
-def _parse_worker(paths: list[str], conn: Any) -> None:
-    """Child process: parse every unit in order and send (kind, bytes read, parsed items) per unit."""
+def _parse_worker(paths: list[str], conn: Any, vendor: str) -> None:
+    """Child process: parse every unit in order and send ("ok", bytes read, rows, rejects) per unit."""
     import pickle
 
+    _ID_POOL.clear()  # ids left from before the fork are the parent's to hand out
     try:
         for unit in _units([Path(p) for p in paths], 2000):
-            nbytes, parsed = _parse_unit(unit)
-            conn.send_bytes(pickle.dumps(("ok", nbytes, parsed), protocol=pickle.HIGHEST_PROTOCOL))
+            nbytes, parsed = _parse_unit(unit, vendor)
+            rows, rejects = _split(parsed)
+            conn.send_bytes(pickle.dumps(("ok", nbytes, rows, rejects), protocol=pickle.HIGHEST_PROTOCOL))
         conn.send_bytes(b"")
     except BrokenPipeError:
         pass  # the writer stopped (an error there); nothing left to do
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-        conn.send_bytes(pickle.dumps(("error", 0, f"{type(exc).__name__}: {exc}")))
+        conn.send_bytes(pickle.dumps(("error", 0, f"{type(exc).__name__}: {exc}", [])))
     finally:
         conn.close()
 
@@ -243,7 +278,8 @@ class FhirImporter:
         self.progress = progress
         self.workers = workers
         self.summary = ImportSummary()
-        self._pending: list[Record] = []
+        self._pending: list[FhirRow] = []
+        self.vendor = connection.vendor
 
     # ---- inputs -------------------------------------------------------------------------------------
     def import_paths(self, paths: list[Path]) -> ImportSummary:
@@ -272,7 +308,7 @@ class FhirImporter:
 
         ctx = multiprocessing.get_context("fork")
         receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_parse_worker, args=([str(p) for p in files], sender), daemon=True)
+        child = ctx.Process(target=_parse_worker, args=([str(p) for p in files], sender, self.vendor), daemon=True)
         child.start()
         sender.close()
         try:
@@ -283,11 +319,12 @@ class FhirImporter:
                     raise RuntimeError("the FHIR parse process ended unexpectedly") from None
                 if not message:
                     break
-                kind, nbytes, parsed = pickle.loads(message)  # noqa: S301 - from our own child process
+                kind, nbytes, rows, rejects = pickle.loads(message)  # noqa: S301 - from our own child process
                 if kind == "error":
-                    raise RuntimeError(f"the FHIR parse process failed: {parsed}")
-                for item in parsed:
-                    self.accept(item)
+                    raise RuntimeError(f"the FHIR parse process failed: {rows}")
+                for reject in rejects:
+                    self.accept(reject)
+                self.accept_rows(rows)
                 if self.progress:
                     self.progress(nbytes)
         finally:
@@ -310,11 +347,11 @@ class FhirImporter:
             self.import_bytes(data, source_name)
 
     def import_bytes(self, data: bytes, source_name: str) -> None:
-        for item in parse_bytes(data, source_name):
+        for item in parse_bytes(data, source_name, self.vendor):
             self.accept(item)
 
     def import_line(self, line: bytes, source_name: str, location: str) -> None:
-        for item in parse_line(line, source_name, location):
+        for item in parse_line(line, source_name, location, self.vendor):
             self.accept(item)
 
     # ---- processing ---------------------------------------------------------------------------------
@@ -325,6 +362,16 @@ class FhirImporter:
         self._pending.append(item)
         if len(self._pending) >= self.batch_size:
             self.flush()
+
+    def accept_rows(self, rows: list[FhirRow]) -> None:
+        pending = self._pending
+        room = self.batch_size - len(pending)
+        while len(rows) >= room:
+            pending.extend(rows[:room])
+            rows = rows[room:]
+            self.flush()
+            pending, room = self._pending, self.batch_size
+        pending.extend(rows)
 
     def flush(self) -> None:
         if not self._pending:
@@ -337,9 +384,8 @@ class FhirImporter:
             actor=self.actor,
         )
         self.summary.merge(result.counts)
-        for rec, reason in result.rejected:
-            assert isinstance(rec, Record)
-            self._quarantine(rec.body.encode(), rec.source_name, rec.location, reason, rec.resource_type)
+        for row, reason in result.rejected:
+            self._quarantine(row[4].encode(), row[9], row[10], reason, row[0])
 
     def _reject_raw(self, raw: bytes, source_name: str, location: str, reason: str, rtype: str) -> None:
         self.summary.counts[rtype or "unknown"]["rejected"] += 1

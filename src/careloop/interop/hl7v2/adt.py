@@ -99,10 +99,8 @@ class Applied:
 def on_stay_closed(*, organization_id: int, patient_id: int, encounter_id: int, actor: Actor) -> None:
     """TRANSITIONS HOOK: the one place the transitions app is called from. An A03 (or an A08 that creates a
     finished stay) has just closed this encounter, inside the message's transaction; the transitions service
-    opens the episode (2-business-day contact, 7-day follow-up, TCM windows, tasks) once it commits.
-
-    Note: that work runs after the commit in the listener's database thread, before the batch's ACKs go out
-    (``bench/RESULTS.md`` "## adt" has its cost); a background job would take it off the ACK path.
+    queues it in that same transaction (durable, exactly once) and its worker opens the episode (2-business-day
+    contact, 7-day follow-up, TCM windows, tasks) after the commit, off the ACK path.
     """
     from careloop.transitions.services import episode_after_commit
 

@@ -91,26 +91,38 @@ def send(*, paths: list[str], host: str, port: int, tls: bool, tls_ca: str | Non
 
 
 def listen(*, organization_id: int, time_zone: str, host: str, port: int, tls_cert: str | None,
-           tls_key: str | None, grace: float) -> int:
+           tls_key: str | None, grace: float, transitions_worker: str = "process") -> int:
     from django.db import connections
 
     from careloop.interop.hl7v2.inbox import Hl7Inbox, MllpHandler
     from careloop.interop.mllp.server import make_server_ssl_context, run
+    from careloop.transitions.tasks import EpisodeWorker
 
     if bool(tls_cert) != bool(tls_key):
         print("careloop: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     ctx = make_server_ssl_context(tls_cert, tls_key) if tls_cert and tls_key else None
-    inbox = Hl7Inbox(organization_id=organization_id, time_zone=time_zone)
+    # Episodes and tasks for discharges are queued with each message and worked off by a background thread:
+    # the ACK waits only for the message's own transaction. The worker starts with whatever a killed
+    # listener left in the queue. "process": a child process (its own core and GIL), "thread": in this process.
+    worker = EpisodeWorker(organization_id=organization_id, process=transitions_worker == "process", grace=grace)
+    inbox = Hl7Inbox(organization_id=organization_id, time_zone=time_zone, transitions=worker.notify)
     recovered = inbox.recover_pending()
     connections.close_all()
     if recovered:
         print(f"recovered {recovered} message(s) stored before a restart", flush=True)
+    worker.start()
 
     def ready(bound_host: str, bound_port: int) -> None:
         print(f"listening {bound_host} {bound_port}{' tls' if ctx else ''}", flush=True)
 
-    return run(MllpHandler(inbox), host=host, port=port, ssl_context=ctx, grace=grace, ready=ready)
+    try:
+        return run(MllpHandler(inbox), host=host, port=port, ssl_context=ctx, grace=grace, ready=ready)
+    finally:
+        worker.stop(grace)
+        if transitions_worker != "process":
+            print(f"transitions worker: {worker.consumed} queued discharge(s) processed"
+                  f"{f', {len(worker.failed)} failed' if worker.failed else ''}", file=sys.stderr, flush=True)
 
 
 def review(*, organization_id: int, resolve: int | None, patient: int | None, new: bool, as_json: bool) -> int:

@@ -113,8 +113,13 @@ class _Stored:
 class Hl7Inbox:
     batch_size = 100
 
-    def __init__(self, *, organization_id: int, time_zone: str | None = None, actor: Actor | None = None) -> None:
+    def __init__(self, *, organization_id: int, time_zone: str | None = None, actor: Actor | None = None,
+                 transitions: Callable[[], None] | None = None) -> None:
         self.organization_id = organization_id
+        # Discharges queue their episode work (``transitions.services.episode_after_commit``) in the message's
+        # transaction. ``transitions``: called after each commit to wake a background worker (the listener's);
+        # None: the queue is worked off here, after the commit, before returning (``careloop hl7 ingest``).
+        self.transitions = transitions
         self.zone = clock.clinic_zone(time_zone)
         self.actor = actor or Actor.system(organization_id, "hl7 interface")
         self.concurrent_writers = connections["default"].vendor != "sqlite"
@@ -172,11 +177,20 @@ class Hl7Inbox:
         if stored:
             for s, result in zip(stored, self._apply_batch(stored), strict=True):
                 results[s.pos] = result
+            self._after_commit()
         self._processed += len(items)
         if self._processed >= self._next_analyze:  # statistics for tables that grew (doubling steps)
             self._next_analyze *= 2
             refresh_planner_statistics(HL7_TABLES)
         return [r for r in results if r is not None]
+
+    def _after_commit(self) -> None:
+        if self.transitions is not None:
+            self.transitions()
+            return
+        from careloop.transitions.services import drain
+
+        drain(organization_id=self.organization_id)
 
     # ---- step 3 -------------------------------------------------------------------------------------------
     def _apply_batch(self, batch: list[_Stored]) -> list[Result]:
@@ -321,6 +335,7 @@ class Hl7Inbox:
                         set_hl7_message_outcomes([(pk, S.REJECTED, "AR", exc.reason, None)])
             if batch:
                 self._apply_batch(batch)
+                self._after_commit()
         return len(rows)
 
 

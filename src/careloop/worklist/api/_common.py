@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
 from django.http import HttpRequest
 
 from careloop.accounts import rules as access
 from careloop.accounts.models import User
 from careloop.accounts.permissions import actor_from_request
-from careloop.audit.services import EventSpec, record_events
+from careloop.audit.services import record_patient_reads
 from careloop.core.actor import Actor
 from careloop.core.errors import PermissionDenied
 
@@ -55,20 +53,7 @@ def queue_row(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# SQLite has a single writer. Threads of one server process that all audit their reads would otherwise meet in
-# SQLite's busy handler, which sleeps with back-off (tens to hundreds of ms) instead of queueing; waiting on a
-# process lock first keeps them in order without those sleeps. Other databases queue on row locks already.
-_SQLITE_WRITER = threading.Lock()
-
-
 def audit_listing(actor: Actor, action: str, patient_ids: Iterable[int]) -> None:
-    """One audit event per distinct patient shown, written in one transaction (one bulk insert)."""
-    events = [EventSpec(action, pid, "Patient", str(pid)) for pid in dict.fromkeys(patient_ids)]
-    if not events:
-        return
-    if connection.vendor == "sqlite":
-        with _SQLITE_WRITER, transaction.atomic():
-            record_events(actor=actor, events=events)
-    else:
-        with transaction.atomic():
-            record_events(actor=actor, events=events)
+    """One audit event per distinct patient shown, in one short transaction (one multi-row insert), queued for
+    SQLite's single writer by the audit app's write gate."""
+    record_patient_reads(actor=actor, action=action, patient_ids=dict.fromkeys(patient_ids))

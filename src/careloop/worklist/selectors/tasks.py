@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.utils.module_loading import import_string
 
@@ -72,7 +74,123 @@ def queue(
     Returns (rows, has_more). The default (queued statuses, not snoozed) is one range scan of
     ``task_queue_idx``; only the listed columns are read.
     """
-    qs = CareTask.objects.filter(organization_id=organization_id, assigned_user_id=user_id)
+    limit = min(max(limit, 1), MAX_PAGE)
+    offset = max(offset, 0)
+    key, params = _queue_shape(organization_id, user_id, now, filters, role, limit, offset)
+    compiled = _compiled_queries().get(key) if key is not None else None
+    if compiled is not None:
+        rows = _run_compiled(compiled, params)
+        return rows[:limit], len(rows) > limit
+    qs = _queue_queryset(organization_id=organization_id, user_id=user_id, now=now, filters=filters, role=role)
+    qs = qs.order_by("-priority", "due_at", "id").values(*QUEUE_FIELDS)[offset : offset + limit + 1]
+    if key is not None:
+        _remember(key, qs, organization_id, user_id, filters, role)
+    rows = list(qs)
+    return rows[:limit], len(rows) > limit
+
+
+# The queue is the hottest read (every coordinator, every page): building and compiling its queryset costs more
+# than running it. Each server thread compiles each shape of the query (which filters are set, the page) once
+# and then runs the SQL with new parameters, through the same row converters the ORM uses. A shape is cached
+# only if the parameters computed here are exactly those the ORM compiled, so the cache cannot change results.
+_LOCAL = threading.local()
+_MAX_SHAPES = 64
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    converters: list[tuple[int, tuple[list[Any], Any]]]
+
+
+def _compiled_queries() -> dict[tuple[object, ...], _Compiled | None]:
+    cache: dict[tuple[object, ...], _Compiled | None] | None = getattr(_LOCAL, "queue", None)
+    if cache is None or len(cache) > _MAX_SHAPES:
+        cache = _LOCAL.queue = {}
+    return cache
+
+
+def _queue_shape(  # noqa: PLR0913 - the queue's inputs
+    organization_id: int, user_id: int | None, now: dt.datetime, filters: QueueFilters, role: str, limit: int,
+    offset: int,
+) -> tuple[tuple[object, ...] | None, list[Any]]:
+    """(shape key or None when not cacheable, the query's parameters in the ORM's order)."""
+    if filters.patient_name.strip():
+        return None, []
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[Any] = [organization_id]
+    if user_id is not None:
+        params.append(user_id)
+    if filters.status:
+        params.append(filters.status)
+    elif connection.vendor != "postgresql":  # PostgreSQL compiles `in_queue = true` to a bare `in_queue`
+        params.append(True)
+    with_role = user_id is None and bool(role)
+    if with_role:
+        params.append(role)
+    if not filters.include_snoozed:
+        params.append(adapt(now))
+    for value in (filters.task_type, filters.program):
+        if value:
+            params.append(value)
+    if filters.due_before is not None:
+        params.append(adapt(filters.due_before))
+    if filters.patient_id is not None:
+        params.append(filters.patient_id)
+    key = (connection.vendor, user_id is None, bool(filters.status), with_role, filters.include_snoozed,
+           bool(filters.task_type), bool(filters.program), filters.due_before is not None,
+           filters.patient_id is not None, limit, offset)
+    return key, params
+
+
+def _remember(  # noqa: PLR0913 - the queue's inputs
+    key: tuple[object, ...], qs: QuerySet[Any], organization_id: int, user_id: int | None, filters: QueueFilters,
+    role: str,
+) -> None:
+    """Cache the shape's SQL if ``_queue_shape`` puts parameters where the ORM does. Checked on a probe of the
+    same shape whose every parameter is distinct, so no two parameters can be swapped unnoticed."""
+    compiler = qs.query.get_compiler(using=qs.db)
+    sql, _ = compiler.as_sql()
+    at = dt.datetime(1901, 2, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    probe_filters = QueueFilters(
+        task_type="~type~" if filters.task_type else "", program="~program~" if filters.program else "",
+        due_before=dt.datetime(1902, 3, 4, 5, 6, 7, 8, tzinfo=dt.UTC) if filters.due_before is not None else None,
+        patient_id=-103 if filters.patient_id is not None else None, status="~status~" if filters.status else "",
+        include_snoozed=filters.include_snoozed,
+    )
+    probe_user = -102 if user_id is not None else None
+    probe_role = "~role~" if role else ""
+    low, high = qs.query.low_mark, qs.query.high_mark
+    probe = _queue_queryset(organization_id=-101, user_id=probe_user, now=at, filters=probe_filters, role=probe_role)
+    probe = probe.order_by("-priority", "due_at", "id").values(*QUEUE_FIELDS)[low:high]
+    probe_sql, probe_params = probe.query.get_compiler(using=qs.db).as_sql()
+    expected = _queue_shape(-101, probe_user, at, probe_filters, probe_role, high - low - 1 if high else 0, low)[1]
+    ok = probe_sql == sql and list(probe_params) == expected and list(qs.query.values_select) == list(QUEUE_FIELDS)
+    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+    _compiled_queries()[key] = _Compiled(sql, list(compiler.get_converters(fields).items())) if ok else None
+
+
+def _run_compiled(compiled: _Compiled, params: list[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cur:
+        cur.execute(compiled.sql, params)
+        raw = cur.fetchall()
+    out = []
+    for r in raw:
+        row = list(r)
+        for pos, (convs, expression) in compiled.converters:
+            value = row[pos]
+            for convert in convs:
+                value = convert(value, expression, connection)
+            row[pos] = value
+        out.append(dict(zip(QUEUE_FIELDS, row, strict=True)))
+    return out
+
+
+def _queue_queryset(
+    *, organization_id: int, user_id: int | None, now: dt.datetime, filters: QueueFilters, role: str
+) -> QuerySet[CareTask]:
+    # One filter per call: their parameters then come in this order (see _queue_shape).
+    qs = CareTask.objects.filter(organization_id=organization_id).filter(assigned_user_id=user_id)
     qs = qs.filter(status=filters.status) if filters.status else qs.filter(in_queue=True)
     if user_id is None and role:
         qs = qs.filter(assigned_role=role)
@@ -89,10 +207,7 @@ def queue(
     if filters.patient_name.strip():
         name = " ".join(filters.patient_name.lower().replace(",", " ").split())
         qs = qs.filter(patient__search_name__startswith=name)
-    limit = min(max(limit, 1), MAX_PAGE)
-    offset = max(offset, 0)
-    rows = list(qs.order_by("-priority", "due_at", "id").values(*QUEUE_FIELDS)[offset : offset + limit + 1])
-    return rows[:limit], len(rows) > limit
+    return qs
 
 
 def task_by_id(*, organization_id: int, task_id: int) -> CareTask:

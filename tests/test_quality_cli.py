@@ -110,3 +110,20 @@ def test_bench_quality_runs_on_a_small_synthetic_clinic(tmp_path: Path, capsys: 
     grouped = list(patients_from_ndjson(tmp_path / "clinic"))
     assert len(grouped) == 25
     assert all(r.get("resourceType") == "Patient" for r, *_ in grouped)
+
+
+def test_bench_quality_two_workers_give_the_same_totals_as_one(tmp_path: Path) -> None:
+    from careloop.bench_quality import evaluate_parallel, stand_in_valuesets
+    from careloop.quality.measures import get_measure
+    from careloop.synth.generator import generate
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    generate(patients=40, seed=3, out_dir=folder)
+    measures = [get_measure(m) for m in ("CMS122", "CMS165", "CMS2")]
+    valuesets = stand_in_valuesets(folder, measures)
+    one = evaluate_parallel(folder, measures, PERIOD, valuesets, workers=1)
+    two = evaluate_parallel(folder, measures, PERIOD, valuesets, workers=2)
+    assert one[0] == two[0] == 40
+    assert one[1] == two[1]
+    assert any(counts.get("initial_population") for counts in one[1].values())

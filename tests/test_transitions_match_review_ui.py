@@ -121,3 +121,11 @@ def test_another_organizations_review_is_not_reachable() -> None:
     assert "HELD-1" not in c.get(PAGE).content.decode()
     assert c.post(f"{PAGE}{review.pk}/", {"action": "new"}).status_code == 404
     assert PatientMatchReview.objects.get().status == "open"
+
+
+def test_board_links_to_the_review_queue_for_reviewers_only() -> None:
+    org = make_org()
+    held_discharge(org)
+    assert "1 hospital message awaiting patient-match review" in client_for(org, "coordinator").get(
+        "/transitions/").content.decode()
+    assert "match-reviews" not in client_for(org, "provider").get("/transitions/").content.decode()

@@ -1,10 +1,12 @@
 """`careloop bench adt`: ADT over MLLP end to end (listener subprocess: store, parse, match, encounter, ACK after
-commit) with N concurrent senders over loopback, against the ceiling of the same senders and a bare MLLP
-server that only frames and ACKs, measured in the same run. ``--kill-test``: SIGKILL and restart the listener
-while the senders push every message (resending what was not acknowledged), then count that each message was
-applied exactly once.
+commit; its transitions worker then opens the discharges' episodes and tasks) with N concurrent senders over
+loopback, against the ceiling of the same senders and a bare MLLP server that only frames and ACKs, measured in
+the same run. The end-to-end rate counts until the last episode exists and the transitions queue is empty.
+``--kill-test``: SIGKILL and restart the listener while the senders push every message (resending what was not
+acknowledged), then count that each message, episode and task was applied exactly once.
 
-``python -m careloop.bench_adt counts SLUG`` (internal) prints the database counts for an organization.
+``python -m careloop.bench_adt counts SLUG`` (internal) prints the database counts for an organization;
+``... wait SLUG EPISODES`` waits (after a line on stdin) for the transitions queue to empty.
 """
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ def bench_billing(args: argparse.Namespace) -> int:
             env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", CARELOOP_DATA_DIR=str(work))
             database = "sqlite"
         gen = _worker(["generate", str(args.patients), str(args.seed)], env)
+        load_before = os.getloadavg()
         run = _worker(["run", "0" if args.no_validate else "1"], env)
+        load_after = os.getloadavg()
     total = run["run_seconds"] + run["export_seconds"]
     result = {
         "benchmark": "billing",
@@ -59,6 +61,11 @@ def bench_billing(args: argparse.Namespace) -> int:
         "export_write_seconds": round(run["export_write_seconds"], 1),
         "export_pyx12_validate_seconds": round(run["export_validate_seconds"], 1),
         "run_plus_export_seconds": round(total, 1),
+        # CPU seconds (this process + its worker processes): what the machine's other load does not change much
+        "run_cpu_seconds": round(run["run_cpu_seconds"], 1),
+        "export_cpu_seconds": round(run["export_cpu_seconds"], 1),
+        "load_average_1min_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "cpus": os.cpu_count(),
         "ratio_run_to_ceiling": round(run["run_seconds"] / max(run["ceiling_seconds"], 1e-9), 1),
         "peak_rss_mib": round(run["peak_rss_kib"] / 1024, 1),
         "claims": run["claims"],

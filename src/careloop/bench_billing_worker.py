@@ -132,6 +132,12 @@ def _peak_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its finished children (validation workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _run(validate: bool) -> dict[str, Any]:
     from careloop.billing_commands import run_month
     from careloop.clinics.models import Organization
@@ -149,19 +155,20 @@ def _run(validate: bool) -> dict[str, Any]:
                                                                    "service_date", "interactive"))
     ceiling = time.perf_counter() - t
     del rows
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     counts = run_month(org, MONTH, actor, show_progress=False)
-    run_s = time.perf_counter() - t
+    run_s, run_cpu = time.perf_counter() - t, _cpu() - c
     peak_run = _peak_kib()
     t = time.perf_counter()
     again = run_month(org, MONTH, actor, show_progress=False)
     rerun_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     x12 = build_837p(organization=org, month=MONTH, actor=actor, validate=validate)
-    export_s = time.perf_counter() - t
+    export_s, export_cpu = time.perf_counter() - t, _cpu() - c
     return {
         "ceiling_seconds": ceiling, "time_entry_rows": counts_rows(org.pk), "run_seconds": run_s,
-        "rerun_seconds": rerun_s, "export_seconds": export_s, "export_write_seconds": x12.seconds_write,
+        "rerun_seconds": rerun_s, "export_seconds": export_s, "run_cpu_seconds": run_cpu,
+        "export_cpu_seconds": export_cpu, "export_write_seconds": x12.seconds_write,
         "export_validate_seconds": x12.seconds_validate, "peak_rss_kib_run": peak_run, "peak_rss_kib": _peak_kib(),
         "counts": counts.as_json(), "rerun": {"decided": again.decided, "unchanged": again.unchanged,
                                              "corrections": again.corrections},

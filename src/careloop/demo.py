@@ -63,6 +63,7 @@ def run_demo(*, patients: int, seed: int, host: str, port: int, serve: bool) -> 
         _seed_transitions(org)
         _seed_compliance(org)
         _seed_billing(org)
+        _seed_quality(org)
     print("\nLogins (passwords are new on every `careloop demo` run):")
     for username, role, password in logins:
         print(f"  {role:16} {username:16} {password}")
@@ -367,6 +368,45 @@ def _seed_billing(org: Organization) -> None:
                   f"`careloop billing export-837 --month {month} --out claims.x12`", flush=True)
         except CareloopError as exc:
             print(f"837P for {month}: {exc}", flush=True)
+
+
+def _valueset_folder() -> Path | None:
+    """careloop ships no licensed value sets. The demo loads them from CARELOOP_VALUESETS_DIR, or from the
+    eCQM value sets of a ../shared folder beside the checkout when one exists (the build machines have it)."""
+    named = os.environ.get("CARELOOP_VALUESETS_DIR")
+    candidates = [Path(named)] if named else [Path.cwd().parent / "shared" / "oracles" / "ecqm" / "valuesets"]
+    return next((c for c in candidates if c.is_dir() and any(c.glob("*.json"))), None)
+
+
+def _seed_quality(org: Organization) -> None:
+    """This year's quality run, so the dashboards and the chart show care gaps."""
+    from careloop.core import clock
+    from careloop.core.actor import Actor
+    from careloop.quality.engine.period import MeasurementPeriod
+    from careloop.quality.engine.valuesets import MissingValueSets
+    from careloop.quality.measures import REGISTRY
+    from careloop.quality.population import run_population
+    from careloop.quality.selectors import valueset_index
+    from careloop.quality.services import load_valuesets
+
+    folder = _valueset_folder()
+    if folder is None:
+        print("quality: no value sets (set CARELOOP_VALUESETS_DIR to a folder of ValueSet JSON, then run "
+              "`careloop valuesets load DIR` and `careloop quality run`); care gaps are not shown", flush=True)
+        return
+    load_valuesets(folder=folder)
+    year = clock.today(org.time_zone).year
+    period = MeasurementPeriod(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    measures = [m for m in REGISTRY.values() if m.official_cases]
+    try:
+        index = valueset_index(tuple(u for m in measures for u in m.valuesets))
+        summary = run_population(organization_id=org.pk, period=period, measures=measures, valuesets=index,
+                                 actor=Actor.system(org.pk, "careloop demo"))
+    except MissingValueSets as exc:
+        print(f"quality: {exc}; care gaps are not shown", flush=True)
+        return
+    print(f"quality: {len(measures)} measures for {year} from value sets in {folder} "
+          f"({summary.patients} patients evaluated, {summary.open_gaps} open care gaps)", flush=True)
 
 
 def _seed_access(org: Organization) -> None:

@@ -136,11 +136,14 @@ def _chronic_icd(org: int, last: dt.date, pids: Sequence[int], groups: dict[int,
     from), in code order: the claim's diagnoses. A group known only from a SNOMED code has no ICD-10 here."""
     cfg = tables.count_config()
     by_pid: dict[int, set[str]] = defaultdict(set)
-    for chunk in _chunks(pids):
+    wanted_ids = set(pids)
+    for chunk in _chunks(sorted(pids)):  # by id range (index), not 5,000 bound ids; others in the range dropped
         rows = Condition.objects.filter(population.in_force_q(last, cfg), organization_id=org,
-                                        patient_id__in=chunk).exclude(icd10="").values_list("patient_id", "icd10")
+                                        patient_id__gte=chunk[0], patient_id__lte=chunk[-1]).exclude(
+            icd10="").values_list("patient_id", "icd10")
         for pid, code in rows:
-            by_pid[pid].add(code.replace(".", "").strip().upper())
+            if pid in wanted_ids:
+                by_pid[pid].add(code.replace(".", "").strip().upper())
     codes = sorted({c for cs in by_pid.values() for c in cs})
     maps = population.code_maps(codes).ccw
     keys: dict[str, set[str]] = defaultdict(set)

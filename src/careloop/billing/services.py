@@ -11,9 +11,14 @@ Never a duplicate: at most one set of active lines per patient-month.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
-from collections import Counter, defaultdict
+import multiprocessing
+import os
+import threading
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -78,7 +83,7 @@ def _insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Se
         if isinstance(f, models.JSONField):
             conv.append(lambda v: None if v is None else orjson.dumps(v).decode())
         elif isinstance(f, models.DateTimeField):
-            conv.append(ops.adapt_datetimefield_value)
+            conv.append(_memo(ops.adapt_datetimefield_value))  # the run's rows share one "now"
         elif isinstance(f, models.DateField):
             conv.append(ops.adapt_datefield_value)
         elif isinstance(f, models.DecimalField) and not pg:
@@ -98,6 +103,17 @@ def _insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Se
         prepared.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
+
+
+def _memo(adapt: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = adapt(value)
+        return seen[value]
+
+    return convert
 
 
 def facts_hash(facts: dict[str, Any], ruleset: str) -> str:
@@ -230,11 +246,13 @@ def run_billing_month(
     progress: Callable[[int], object] | None = None,
     evaluate: Evaluate | None = None,
     ruleset: Any = None,
+    workers: int | None = None,
 ) -> RunCounts:
     """Decide every patient-month of ``month`` and write decisions, priced lines and corrections (see module doc).
 
     ``progress`` is called with the number of patients done after each chunk. ``evaluate``/``ruleset`` default
-    to the engine and the CMS ruleset for the month's year.
+    to the engine and the CMS ruleset for the month's year. ``workers``: processes that evaluate the rules while
+    this one reads and writes (default: one per CPU, up to 2, when there is more than one chunk; 0 = none).
     """
     _check(actor, organization.pk, "billing.run")
     first, _last = selectors.month_bounds(month)
@@ -260,15 +278,36 @@ def run_billing_month(
         for did, pid, h, rev in PatientMonthDecision.objects.filter(
             organization_id=organization.pk, month=month).values_list("pk", "patient_id", "facts_hash", "revision")
     }
-    for i in range(0, len(pids), CHUNK):
-        chunk = pids[i : i + CHUNK]
-        activity = evidence.apcm_activity(organization.pk, chunk, month) if evidence is not None else None
-        facts = selectors.month_facts(ctx, chunk, apcm_activity=activity)
+    decide = _Decider(evaluate, ruleset, version, table, pos, qp_ids)
+    chunks = [pids[i : i + CHUNK] for i in range(0, len(pids), CHUNK)]
+    pool = _pool(decide, len(chunks), workers)
+    pending: deque[tuple[list[int], dict[int, dict[str, Any]], Any]] = deque()
+
+    def write_oldest() -> None:
+        chunk, facts, job = pending.popleft()
+        decided = job.result() if pool is not None else job
         with transaction.atomic():
-            _write_chunk(organization.pk, month, run, facts, existing, evaluate, ruleset, version, table, pos,
-                         qp_ids, counts, actor)
+            _write_chunk(organization.pk, month, run, facts, decided, existing, counts, actor)
         if progress is not None:
             progress(len(chunk))
+
+    try:
+        for chunk in chunks:
+            activity = evidence.apcm_activity(organization.pk, chunk, month) if evidence is not None else None
+            facts = selectors.month_facts(ctx, chunk, apcm_activity=activity)
+            known = {pid: existing[pid][1] for pid in facts if pid in existing}
+            if pool is not None:  # decided in a worker while this process reads the next chunk and writes
+                pending.append((chunk, facts, pool.submit(_decide_in_worker, facts, known)))
+                if len(pending) > 2:
+                    write_oldest()
+            else:
+                pending.append((chunk, facts, decide(facts, known)))
+                write_oldest()
+        while pending:
+            write_oldest()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     summary = selectors.month_summary(organization_id=organization.pk, month=month)
     counts.lines_by_code = summary.by_code
     counts.billable_lines, counts.denied, counts.flagged = summary.billable_lines, summary.denied, summary.flagged
@@ -284,27 +323,91 @@ def run_billing_month(
     return counts
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A patient-month evaluated: the facts hash, and (when it changed) the decision JSON and the priced plan."""
+
+    facts_hash: str
+    decision: dict[str, Any] | None = None
+    plan: list[PlannedLine] | None = None
+
+
+class _Decider:
+    """The pure part of the run (hash, rules, pricing) for a chunk of facts; runs here or in a worker process."""
+
+    def __init__(self, evaluate: Evaluate, ruleset: Any, version: str, table: dict[str, fees.Fee], pos: str,
+                 qp_ids: set[int]) -> None:
+        self.evaluate, self.ruleset, self.version = evaluate, ruleset, version
+        self.table, self.pos, self.qp_ids = table, pos, qp_ids
+
+    def __call__(self, facts: dict[int, dict[str, Any]], known: dict[int, str]) -> dict[int, Decided]:
+        out: dict[int, Decided] = {}
+        for pid, f in facts.items():
+            h = facts_hash(f, self.version)
+            if known.get(pid) == h:
+                out[pid] = Decided(h)
+                continue
+            decision = self.evaluate(scenario_from_facts(f), self.ruleset)
+            plan = plan_lines(decision, f, table=self.table, pos=self.pos, qp_ids=self.qp_ids)
+            out[pid] = Decided(h, _decision_json(decision, f), plan)
+        return out
+
+
+_WORKER_DECIDER: _Decider | None = None
+MIN_PARALLEL_CHUNKS = 2
+
+
+def _set_worker_decider(decide: _Decider) -> None:
+    global _WORKER_DECIDER  # noqa: PLW0603 - per worker process, set once by the pool initializer
+    _WORKER_DECIDER = decide
+
+
+def _decide_in_worker(facts: dict[int, dict[str, Any]], known: dict[int, str]) -> dict[int, Decided]:
+    assert _WORKER_DECIDER is not None
+    return _WORKER_DECIDER(facts, known)
+
+
+def _pool(decide: _Decider, chunks: int, workers: int | None) -> ProcessPoolExecutor | None:
+    """Forked workers that hold the engine, the ruleset and the fee table (inherited, nothing pickled but the
+    facts and the results); None for a small month, one CPU, or a platform without fork. By default only the
+    main thread forks (the CLI, the bench, the scheduler), never a request thread of a threaded web server."""
+    n = min(2, os.cpu_count() or 1) if workers is None else workers
+    if n < 1 or chunks < MIN_PARALLEL_CHUNKS or (workers is None and n < 2):
+        return None
+    if workers is None and threading.current_thread() is not threading.main_thread():
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    gc.freeze()  # the inherited heap stays out of the children's collections: no copy-on-write of every page
+    try:
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_set_worker_decider, initargs=(decide,))
+        pool.submit(int).result()  # the workers start now, with the frozen heap
+    finally:
+        gc.unfreeze()
+    return pool
+
+
 def _write_chunk(org: int, month: str, run: BillingRun, facts: dict[int, dict[str, Any]],
-                 existing: dict[int, tuple[int, str, int]], evaluate: Evaluate, ruleset: Any,
-                 version: str, table: dict[str, fees.Fee], pos: str, qp_ids: set[int], counts: RunCounts,
+                 decided: dict[int, Decided], existing: dict[int, tuple[int, str, int]], counts: RunCounts,
                  actor: Actor) -> None:
     now = clock.now()
+    version = run.ruleset
     new_rows: list[tuple[Any, ...]] = []
     new_plans: dict[int, tuple[int, list[PlannedLine]]] = {}
     updates: list[tuple[Any, ...]] = []
     changed: list[tuple[int, int, int, dict[str, Any], dict[str, Any], list[PlannedLine]]] = []
     events: list[EventSpec] = []
     for pid, f in facts.items():
-        h = facts_hash(f, version)
+        d = decided[pid]
+        h = d.facts_hash
         events.append(EventSpec("billing.facts_read", pid, "PatientMonth", f"{pid}:{month}"))
         old = existing.get(pid)
-        if old is not None and old[1] == h:
+        if d.decision is None or d.plan is None:
             counts.unchanged += 1
             continue
-        decision = evaluate(scenario_from_facts(f), ruleset)
-        plan = plan_lines(decision, f, table=table, pos=pos, qp_ids=qp_ids)
+        plan, dj = d.plan, d.decision
         counts.decided += 1
-        dj = _decision_json(decision, f)
         if old is None:
             new_rows.append((org, pid, month, version, 1, h, f, dj, run.pk, now, now, now))
             new_plans[pid] = (1, plan)
@@ -317,8 +420,10 @@ def _write_chunk(org: int, month: str, run: BillingRun, facts: dict[int, dict[st
                                        "updated_at"], new_rows)
     line_rows: list[tuple[Any, ...]] = []
     if new_plans:
-        ids = dict(PatientMonthDecision.objects.filter(organization_id=org, month=month,
-                                                       patient_id__in=list(new_plans)).values_list("patient_id", "pk"))
+        # the chunk is a sorted patient-id range: read it by range (index) rather than binding 5,000 ids
+        ids = {pid: pk for pid, pk in PatientMonthDecision.objects.filter(
+            organization_id=org, month=month, patient_id__gte=min(new_plans), patient_id__lte=max(new_plans),
+        ).values_list("patient_id", "pk") if pid in new_plans}
         for pid, (rev, plan) in new_plans.items():
             line_rows += _line_rows(org, pid, month, ids[pid], rev, plan, now)
     if changed:

@@ -6,6 +6,8 @@
   ``$CARELOOP_DATA_DIR/secret_key`` (mode 0600), so a fresh demo needs no set-up and no secret is committed.
 - ``CARELOOP_DEBUG``, ``CARELOOP_ALLOWED_HOSTS``, ``CARELOOP_TIME_ZONE``, ``CARELOOP_SESSION_IDLE_SECONDS``,
   ``CARELOOP_LOCKOUT_ATTEMPTS``, ``CARELOOP_LOCKOUT_SECONDS``.
+- ``CARELOOP_TOKEN_CACHE_SECONDS``, ``CARELOOP_CONN_HEALTH_CHECKS``, ``CARELOOP_SQLITE_WAL_AUTOCHECKPOINT``:
+  see docs/operations.md.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def _databases() -> dict[str, Any]:
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;"
+                + (f" PRAGMA wal_autocheckpoint={int(os.environ['CARELOOP_SQLITE_WAL_AUTOCHECKPOINT'])};"
+                   if os.environ.get("CARELOOP_SQLITE_WAL_AUTOCHECKPOINT") else "")
             ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
@@ -138,7 +142,7 @@ def _databases() -> dict[str, Any]:
     else:
         # 0 by default: under ASGI, sync views run on executor threads and persistent connections would pile up.
         db["CONN_MAX_AGE"] = int(os.environ.get("CARELOOP_CONN_MAX_AGE", "0"))
-        db["CONN_HEALTH_CHECKS"] = True
+        db["CONN_HEALTH_CHECKS"] = os.environ.get("CARELOOP_CONN_HEALTH_CHECKS", "1") != "0"
     return {"default": db}
 
 
@@ -172,6 +176,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 LOCKOUT_ATTEMPTS = int(os.environ.get("CARELOOP_LOCKOUT_ATTEMPTS", "5"))
 LOCKOUT_SECONDS = int(os.environ.get("CARELOOP_LOCKOUT_SECONDS", "900"))
+# Seconds a server process keeps a bearer token -> user lookup (0: off). A token revoked, or a user deactivated,
+# by another process stops working within this bound (docs/operations.md).
+API_TOKEN_CACHE_SECONDS = int(os.environ.get("CARELOOP_TOKEN_CACHE_SECONDS", "30"))
 
 OTP_TOTP_ISSUER = "careloop"
 

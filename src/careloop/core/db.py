@@ -7,7 +7,8 @@ code writes correct values to SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -282,3 +283,36 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         )
         start = int(cursor.fetchone()[0]) + 1
     return list(range(start, start + count))
+
+
+@contextmanager
+def bulk_write_session(*, cache_mib: int = 256, checkpoint_pages: int = 16384) -> Iterator[None]:
+    """Settings for a long run of large write transactions on this connection (the bulk FHIR import), put back
+    afterwards. SQLite only; a no-op elsewhere and inside a transaction (the settings cannot change there).
+
+    - foreign-key checks off, as Django's ``loaddata`` does: the bulk writer binds only ids it has just looked up
+      or reserved inside its own write transaction, so every check would pass (ADR 0005);
+    - a larger page cache, so the import's indexes stay in memory instead of being re-read and spilled to the WAL
+      mid-transaction;
+    - WAL checkpoints every ``checkpoint_pages`` pages instead of 1000, so index pages rewritten by consecutive
+      transactions are copied to the database once. Durability is unchanged (``synchronous`` stays as set).
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache = cursor.fetchone()[0]
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        checkpoint = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = {-1024 * int(cache_mib)}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
+    checks_off = connection.disable_constraint_checking()
+    try:
+        yield
+    finally:
+        if checks_off:
+            connection.enable_constraint_checking()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(cache)}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint)}")

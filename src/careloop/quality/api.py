@@ -1,6 +1,6 @@
-"""Quality over REST (``/api/quality/...``): measure performance, the MVP summary, care-gap lists (JSON or CSV),
-a patient's gaps, gap-closure tasks and utilization. Role-checked (``quality.*``), scoped to the caller's
-organization and audited in ``reports``."""
+"""Quality over REST (``/api/quality/...``): measure performance (practice and per clinician), the MVP summary,
+care-gap lists (JSON or CSV), a patient's gaps, gap-closure tasks and utilization. Role-checked (``quality.*``),
+scoped to the caller's organization and audited in ``reports`` and ``clinicians``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ninja import Router
 from careloop.accounts.permissions import actor_from_request
 from careloop.core import clock
 from careloop.core.errors import ValidationFailed
-from careloop.quality import reports
+from careloop.quality import clinicians, reports
 from careloop.quality.engine.period import MeasurementPeriod
 from careloop.quality.utilization import utilization_report
 
@@ -57,6 +57,30 @@ def gaps(request: HttpRequest, period: str = "", measure: str = "", status: str 
     if format == "csv":
         response = HttpResponse(reports.gaps_csv(rows), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="care-gaps-{measure or "all"}-{first}-{last}.csv"'
+        return response
+    return rows
+
+
+@router.get("/clinicians")
+def clinician_measures(request: HttpRequest, period: str = "") -> dict[str, Any]:
+    """Rates per measure per attributed clinician (leaders and administrators: all; others: their own)."""
+    first, last = period_bounds(period)
+    with transaction.atomic():
+        rows = clinicians.clinician_performance(actor=actor_from_request(request), first=first, last=last)
+    return {"period": f"{first}:{last}", "clinicians": rows}
+
+
+@router.get("/clinicians/{clinician_id}/gaps", response={200: Any})
+def clinician_gaps(request: HttpRequest, clinician_id: int, period: str = "", measure: str = "",
+                   status: str = "open", format: str = "json") -> Any:  # noqa: A002 - the query parameter's name
+    first, last = period_bounds(period)
+    with transaction.atomic():
+        rows = clinicians.clinician_gaps(actor=actor_from_request(request), clinician_id=clinician_id, first=first,
+                                         last=last, measure=measure or None, status=status)
+    if format == "csv":
+        response = HttpResponse(reports.gaps_csv(rows), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="care-gaps-clinician-{clinician_id}-{measure or "all"}-{first}-{last}.csv"')
         return response
     return rows
 

@@ -41,7 +41,7 @@ class ValueSetCode(models.Model):
 
 class MeasureResult(models.Model):
     """One patient's populations for one measure group and measurement period, written set-based by the population
-    job (``services_population.run_population``), which replaces the period's rows for the measures it ran."""
+    job (``population.run_population``), which replaces the period's rows for the measures it ran."""
 
     organization = models.ForeignKey("clinics.Organization", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="+")

@@ -17,7 +17,7 @@ from careloop.accounts import rules as access
 from careloop.accounts.permissions import actor_from_request
 from careloop.core.actor import Actor
 from careloop.core.errors import CareloopError, PermissionDenied
-from careloop.quality import reports
+from careloop.quality import clinicians, reports
 from careloop.quality.api import period_bounds
 from careloop.quality.utilization import utilization_report
 
@@ -105,3 +105,30 @@ def gap_task(request: HttpRequest, actor: Actor, patient_id: int, gap_id: int) -
 
     out = reports.create_gap_tasks(actor=actor, first=dt.date.min, last=dt.date.max, gap_id=gap_id)
     return _panel(request, actor, patient_id, message="Task created." if out.created_ids else "Task already exists.")
+
+
+@require_GET
+@staff_view("quality.read")
+def clinician_dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Rates per measure per attributed clinician (leaders and administrators: all; others: their own)."""
+    first, last = period_bounds(request.GET.get("period", ""))
+    rows = clinicians.clinician_performance(actor=actor, first=first, last=last)
+    return render(request, "quality/clinicians.html", {"period": f"{first}:{last}", "clinicians": rows})
+
+
+@require_GET
+@staff_view("quality.read")
+def clinician_gap_list(request: HttpRequest, actor: Actor, clinician_id: int) -> HttpResponse:
+    first, last = period_bounds(request.GET.get("period", ""))
+    measure, status = request.GET.get("measure", ""), request.GET.get("status", "open")
+    rows = clinicians.clinician_gaps(actor=actor, clinician_id=clinician_id, first=first, last=last,
+                                     measure=measure or None, status=status)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(reports.gaps_csv(rows), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="care-gaps-clinician-{clinician_id}-{measure or "all"}-{first}-{last}.csv"')
+        return response
+    return render(request, "quality/gaps.html", {
+        "period": f"{first}:{last}", "measure": measure, "status": status, "rows": rows,
+        "clinician_id": clinician_id, "can_task": False, "message": "",
+    })

@@ -277,7 +277,7 @@ def identified_patients(
     cols = ", ".join(["i.system", "i.value", "i.patient_id", "p.active", *(f"p.{c}" for c in PATIENT_FIELDS)])
     sql = f"SELECT {cols} FROM {tables} WHERE {keys}"  # noqa: S608
     if lock and connection.vendor == "postgresql":
-        sql += " FOR UPDATE OF p"
+        sql += " FOR NO KEY UPDATE OF p"  # as ``services.lock_patient``: rows referencing p are not blocked
     ids: dict[tuple[str, str], int] = {}
     fields: dict[int, dict[str, Any]] = {}
     for row in _fetch(sql, [x for system, value in identifiers for x in (_org(actor), system, value)]):

@@ -221,7 +221,10 @@ def apply_fhir_batch(
             insert_prepared(
                 Patient,
                 [*_PATIENT_BASE, *TYPED_COLUMNS["Patient"]],
-                [(pid, organization_id, stamp, stamp, row[6], *row[7]) for pid, row in zip(ids, new_patients, strict=True)],
+                [
+                    (pid, organization_id, stamp, stamp, row[6], *row[7])
+                    for pid, row in zip(ids, new_patients, strict=True)
+                ],
             )
             identifiers: list[tuple[Any, ...]] = []
             for pid, row in zip(ids, new_patients, strict=True):
@@ -386,7 +389,10 @@ def lock_patient(*, patient_id: int) -> None:
     """Serialize writers of one patient's rows until the transaction ends (PostgreSQL; SQLite already does)."""
     if connection.vendor != "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {Patient._meta.db_table} WHERE id = %s FOR UPDATE", [patient_id])  # noqa: S608
+            # NO KEY UPDATE: serializes writers of the patient without blocking rows that merely reference it
+            # (the transitions worker inserting episodes and tasks takes KEY SHARE locks through their FKs).
+            cursor.execute(f"SELECT id FROM {Patient._meta.db_table} WHERE id = %s FOR NO KEY UPDATE",  # noqa: S608
+                           [patient_id])
 
 
 def save_patient(*, organization_id: int, patient_id: int | None, fields: dict[str, Any],

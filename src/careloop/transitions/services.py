@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from careloop.accounts import rules as access
@@ -66,8 +66,12 @@ def open_or_update_episode_for_encounter(*, organization_id: int, encounter_id: 
     tasks), cancel it when the discharge or the stay was cancelled, reopen it when the stay is discharged again.
     Returns the episode, or None when the encounter opens none (ambulatory, or not discharged yet)."""
     _check(actor, organization_id, "transitions.write")
-    with transaction.atomic():
-        done = sync_encounters(organization_id=organization_id, encounter_ids=[encounter_id], actor=actor)
+    try:
+        with transaction.atomic():
+            done = sync_encounters(organization_id=organization_id, encounter_ids=[encounter_id], actor=actor)
+    except IntegrityError:  # the queue worker created the episode meanwhile: bring that one in line
+        with transaction.atomic():
+            done = sync_encounters(organization_id=organization_id, encounter_ids=[encounter_id], actor=actor)
     if encounter_id not in done:
         raise NotFound("encounter not found")
     return done[encounter_id]
@@ -78,10 +82,14 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
     """``open_or_update_episode_for_encounter`` for many encounters at once, in the caller's transaction: the
     encounters and their episodes are read in two queries, the new tasks written with one set-based insert
     (``worklist.create_tasks_bulk``) and the audit events appended in one call. Unknown encounters are left out
-    of the result."""
+    of the result.
+
+    The encounters are read without a row lock: the HL7 listener updates them while holding its patient lock,
+    and a worker holding encounter locks while its inserts wait on those patients would deadlock with it. An
+    encounter changed after this read has queued itself again (``episode_after_commit``), so the episode
+    converges; two workers creating the same episode collide on its unique encounter (IntegrityError, retried)."""
     ids = sorted(set(encounter_ids))
-    encs = list(Encounter.objects.select_for_update().filter(organization_id=organization_id, pk__in=ids)
-                .order_by("start", "pk"))
+    encs = list(Encounter.objects.filter(organization_id=organization_id, pk__in=ids).order_by("start", "pk"))
     eps = {ep.encounter_id: ep for ep in TransitionEpisode.objects.select_for_update()
            .filter(organization_id=organization_id, encounter_id__in=ids)}
     zone = organization_zone(organization_id) if encs else None
@@ -457,3 +465,19 @@ def drain(*, organization_id: int | None = None, limit: int = 64) -> QueueResult
         total.failed.update(r.failed)
         if r.consumed == 0 and not r.failed:  # failing rows gain an attempt per round: they drop out
             return total
+
+
+def move_patient_episodes(*, organization_id: int, merged_id: int, surviving_id: int, actor: Actor) -> list[int]:
+    """A patient merge (HL7 A40): the merged patient's episodes move to the surviving patient, in the caller's
+    transaction, one audit event each. Their tasks follow through ``worklist`` once it offers a move service
+    (the worklist owns its rows). Returns the moved episode ids."""
+    _check(actor, organization_id, "transitions.write")
+    ids = list(TransitionEpisode.objects.filter(organization_id=organization_id, patient_id=merged_id)
+               .order_by("pk").values_list("pk", flat=True))
+    if ids:
+        TransitionEpisode.objects.filter(organization_id=organization_id, pk__in=ids).update(
+            patient_id=surviving_id, updated_at=clock.now())
+        record_events(actor=actor, organization_id=organization_id, events=[
+            EventSpec("transition.patient_merged", surviving_id, "TransitionEpisode", str(pk),
+                      detail={"from_patient": merged_id, "to_patient": surviving_id}) for pk in ids])
+    return ids

@@ -7,7 +7,6 @@ import logging
 import multiprocessing
 import multiprocessing.process
 import os
-import sys
 import threading
 import time
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from careloop.clinics.models import Organization
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.transitions.services import process_pending, scan_discharges
+from careloop.transitions.worker_main import worker_process
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class EpisodeWorker:
         if process:
             ctx = multiprocessing.get_context("spawn")
             self._wake, self._stopping = ctx.Event(), ctx.Event()
-            self._runner = ctx.Process(target=_worker_process, name="transitions-worker", daemon=True, args=(
+            self._runner = ctx.Process(target=worker_process, name="transitions-worker", daemon=True, args=(
                 organization_id, limit, idle, linger, grace, self._wake, self._stopping, os.getpid()))
         else:
             self._wake, self._stopping = threading.Event(), threading.Event()
@@ -80,6 +80,14 @@ class EpisodeWorker:
     def start(self) -> EpisodeWorker:
         self._runner.start()
         return self
+
+    def attach(self, wake: _Flag, stopping: _Flag, parent_pid: int) -> None:
+        """In the child process: use the parent's flags; stop when the parent is gone."""
+        self._wake, self._stopping, self.parent_pid = wake, stopping, parent_pid
+
+    @property
+    def alive(self) -> bool:
+        return self._runner.is_alive()
 
     def notify(self) -> None:
         self._wake.set()
@@ -123,17 +131,3 @@ class EpisodeWorker:
                     return
         finally:
             connections.close_all()
-
-
-def _worker_process(organization_id: int | None, limit: int, idle: float, linger: float, grace: float,
-                    wake: _Flag, stopping: _Flag, parent_pid: int) -> None:
-    """Entry point of ``EpisodeWorker(process=True)``'s child (spawned: a fresh interpreter)."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careloop.config.settings")
-    django.setup()
-    worker = EpisodeWorker(organization_id=organization_id, limit=limit, idle=idle, linger=linger, grace=grace)
-    worker._wake, worker._stopping, worker.parent_pid = wake, stopping, parent_pid
-    worker.run()
-    print(f"transitions worker process: {worker.consumed} queued discharge(s) processed"
-          f"{f', {len(worker.failed)} failed' if worker.failed else ''}", file=sys.stderr, flush=True)

@@ -19,6 +19,7 @@ from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied
 from careloop.registry.models import Patient
+from careloop.registry.selectors import patient_match_reviews
 from careloop.transitions import medrec, selectors, services, views_data
 
 View = Callable[..., HttpResponse]
@@ -55,7 +56,9 @@ def board(request: HttpRequest, actor: Actor) -> HttpResponse:
     data = views_data.board(organization_id=_org(actor), actor=actor)
     record_event(actor=actor, organization_id=_org(actor), action="transition.board_viewed",
                  object_type="TransitionBoard", detail={k: len(v) for k, v in data.items()})
-    return render(request, "transitions/board.html", {"board": data})
+    can_review = access.has_permission(actor.role, "transitions.match_review")
+    held = patient_match_reviews(actor=actor).count() if can_review else 0
+    return render(request, "transitions/board.html", {"board": data, "can_review": can_review, "held": held})
 
 
 @require_GET

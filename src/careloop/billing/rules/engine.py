@@ -500,7 +500,12 @@ class _Eval:
             visits.append(self.s.patient.last_visit_by_practice)
         start = min(e.start for e in enr)
         visits += [e.initiating_visit for e in enr if e.initiating_visit]
-        if not any(add_months(start, -months) <= v <= self.m_end for v in visits):
+        if not any(v <= self.m_end for v in visits):
+            # a new patient (no E/M, AWV or IPPE by the practice on record): the initiating visit is required
+            # (cms-rules 3.1, S); only the 1-year window for patients seen before is UNCONFIRMED
+            self.reject(base, "CCM-006", "no initiating visit: no E/M, AWV or IPPE by the practice on record "
+                                         "(new patient)", check="new_patient")
+        elif not any(add_months(start, -months) <= v <= self.m_end for v in visits):
             self.reject(base, "CCM-006", f"no initiating visit: patient not seen by the practice within {months} "
                                          f"months before CCM start {start}", check="initiating_visit")
 
@@ -800,12 +805,17 @@ class _Eval:
             self.note("COCM-002")
             first = self._cocm_first_month(prac)
             code = str(p1["first_month_code"] if first else p1["later_code"])
+            minimum = int(p2["min_minutes"].get(code, 0))
+            g2214 = str(p1.get("g2214", "G2214"))
+            if mins < minimum and g2214 in p2["min_minutes"]:
+                # below the 99492/99493 minimum: G2214 is the code for the first 30 minutes of the month, initial
+                # or later (cms-rules 3.7), so the month is billed as G2214 rather than an under-time 99492/99493
+                code, minimum = g2214, int(p2["min_minutes"][g2214])
             facts = {"cocm_minutes": mins, "first_cocm_month": first}
             cand = self.monthly(code, 1, prac, ["COCM-001", "COCM-002"], "COCM", facts=facts)
             if not self.s.patient.bh_diagnosis:
                 self.reject(cand, "COCM-001", "CoCM needs a behavioral-health condition; none recorded")
                 continue
-            minimum = int(p2["min_minutes"].get(code, 0))
             if mins < minimum:
                 self.reject(cand, "COCM-002", f"{mins} BH care-manager minutes; {code} minimum is {minimum} "
                                               "(UNCONFIRMED midpoint rule): review")
@@ -1150,6 +1160,9 @@ def evaluate(scenario: Scenario, ruleset: Ruleset) -> Decision:
     ev = _Eval(scenario, ruleset)
     if month_of(ev.m_start)[:4] != str(ruleset.year):
         ev.warnings.append(Finding("", "CODE-001", f"ruleset {ruleset.name} evaluated for {scenario.month}", None))
+    for msg in scenario.input_warnings:
+        ev.note("INPUT-001")
+        ev.warnings.append(Finding("", "INPUT-001", msg, None))
     ev.apcm()
     ev.bh_addons()
     ev.ccm()

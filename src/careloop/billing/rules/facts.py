@@ -124,6 +124,7 @@ class Scenario:
     other_claims: tuple[OtherClaim, ...] = ()
     practitioners: tuple[Practitioner, ...] = ()
     visits: tuple[OtherClaim, ...] = ()  # face-to-face/preventive services furnished this month (AWV, E/M, ACP)
+    input_warnings: tuple[str, ...] = ()  # items the reader ignored (e.g. an unknown program), reported as INPUT-001
 
 
 @dataclass(frozen=True)

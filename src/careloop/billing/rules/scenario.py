@@ -62,6 +62,7 @@ def _key(value: str) -> str:
 class _Reader:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
 
     def fail(self, path: str, reason: str) -> None:
         self.errors.append((path, reason))
@@ -146,12 +147,23 @@ class _Reader:
             return default or ""
         return lookup[key]
 
-    def items(self, raw: dict[str, Any], key: str, fn: Callable[[dict[str, Any], str], T]) -> tuple[T, ...]:
+    def items(self, raw: dict[str, Any], key: str, fn: Callable[[dict[str, Any], str], T],
+              programs: dict[str, str] | None = None) -> tuple[T, ...]:
+        """Read a list of objects. With ``programs``: an item whose (present, string) ``program`` is not one of them
+        is ignored with a warning (INPUT-001) instead of failing the whole file - a program careloop does not bill
+        (CHI, PIN, ACP, ...) must not stop the evaluation of the rest of the month."""
         out: list[T] = []
+        lookup = {_key(k) for k in programs} if programs else set()
         for i, item in enumerate(self.lst(raw.get(key), key)):
             path = f"{key}[{i}]"
             if not isinstance(item, dict):
                 self.fail(path, f"expected an object, got {type(item).__name__}")
+                continue
+            prog = item.get("program")
+            if programs and isinstance(prog, str) and prog.strip() and _key(prog) not in lookup:
+                self.warnings.append(
+                    f"{path}.program: unknown program {prog!r} ignored (known: "
+                    f"{', '.join(sorted(set(programs.values())))})")
                 continue
             out.append(fn(item, path))
         return tuple(out)
@@ -314,13 +326,14 @@ def scenario_from_json(raw: Any) -> Scenario:
         month=month,
         practice=practice,
         patient=patient,
-        enrollments=r.items(raw, "enrollments", enrollment),
-        time_entries=r.items(raw, "time_entries", time_entry),
-        device_days=r.items(raw, "device_days", device),
+        enrollments=r.items(raw, "enrollments", enrollment, PROGRAMS),
+        time_entries=r.items(raw, "time_entries", time_entry, PROGRAMS),
+        device_days=r.items(raw, "device_days", device, {"RPM": "RPM", "RTM": "RTM"}),
         episodes=r.items(raw, "episodes", episode),
         other_claims=r.items(raw, "other_claims", claim),
         practitioners=r.items(raw, "practitioners", practitioner),
         visits=r.items(raw, "visits", claim),
+        input_warnings=tuple(r.warnings),
     )
     if r.errors:
         raise ScenarioError(r.errors)

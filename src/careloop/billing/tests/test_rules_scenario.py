@@ -63,8 +63,9 @@ def test_aliases_are_normalised() -> None:
         ({"month": None}, "month", "YYYY-MM"),
         ({"enrollments": [{"program": "APCM", "practitioner": "P1", "start": "2026-02-30"}]},
          "enrollments[0].start", "not a valid ISO date"),
-        ({"enrollments": [{"program": "XYZ", "practitioner": "P1", "start": "2026-02-01"}]},
-         "enrollments[0].program", "unknown value 'XYZ'"),
+        ({"enrollments": [{"practitioner": "P1", "start": "2026-02-01"}]}, "enrollments[0].program", "required"),
+        ({"enrollments": [{"program": 7, "practitioner": "P1", "start": "2026-02-01"}]},
+         "enrollments[0].program", "unknown value 7"),
         ({"enrollments": [{"program": "APCM", "start": "2026-02-01"}]}, "enrollments[0].practitioner", "required"),
         ({"enrollments": [{"program": "APCM", "practitioner": "P1", "start": "2026-02-01", "end": "2026-01-01"}]},
          "enrollments[0].end", "before start"),
@@ -105,3 +106,22 @@ def test_every_error_is_reported_at_once() -> None:
 def test_top_level_must_be_an_object() -> None:
     with pytest.raises(ScenarioError, match=r"\$: expected a JSON object"):
         scenario_from_json([1, 2])
+
+
+def test_unknown_program_is_ignored_with_a_warning_and_the_rest_is_evaluated() -> None:
+    from careloop.billing.rules import decision_json, evaluate, load_ruleset
+
+    raw = {"month": "2026-03",
+           "patient": {"chronic_conditions": ["E11.9", "I50.9"], "last_visit_by_practice": "2025-06-01"},
+           "enrollments": [{"program": "CHI", "practitioner": "P1", "start": "2026-01-01"},
+                           {"program": "APCM", "practitioner": "P1", "consent_date": "2026-01-10",
+                            "start": "2026-02-01"}],
+           "time_entries": [{"practitioner": "P1", "program": "PIN", "minutes": 60, "date": "2026-03-02"}]}
+    s = scenario_from_json(raw)
+    assert [e.program for e in s.enrollments] == ["APCM"]
+    assert s.time_entries == ()
+    out = decision_json(evaluate(s, load_ruleset(2026)))
+    assert [ln["code"] for ln in out["lines"]] == ["G0557"]
+    warned = [w for w in out["warnings"] if w["rule_id"] == "INPUT-001"]
+    assert [w["reason"].split(":")[0] for w in warned] == ["enrollments[0].program", "time_entries[0].program"]
+    assert "'CHI'" in warned[0]["reason"] and "'PIN'" in warned[1]["reason"]

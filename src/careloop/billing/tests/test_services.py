@@ -250,3 +250,34 @@ def test_scheduler_runs_last_months_billing_once() -> None:
     assert ClaimLine.objects.filter(patient=ann, code="99490").exists()
     again = run_due(april_first + dt.timedelta(hours=5), jobs=(job,))
     assert again[0]["status"] == "skipped" and BillingRun.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_rules_evaluated_in_worker_processes_give_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large months are decided in forked workers while the run reads the next chunk: the decisions, lines,
+    corrections and audit are the same as deciding in-process (chunks of 2 patients here)."""
+    monkeypatch.setattr(services, "CHUNK", 2)
+
+    def ledger(org: object, prac: int) -> list[tuple[object, ...]]:
+        return sorted((str(d.patient.family), d.revision,  # type: ignore[attr-defined]
+                       repr(d.decision).replace(f"'practitioner': '{prac}'", "'practitioner': 'P'"))
+                      for d in PatientMonthDecision.objects.filter(organization=org).select_related("patient")) + [
+            tuple(r) for r in ClaimLine.objects.filter(organization=org).order_by("patient__family", "code",
+                                                                                  "revision").values_list(
+                "patient__family", "code", "units", "status", "revision", "allowed_amount", "reason")]
+
+    results = []
+    for workers in (0, 2):
+        p = make_practice(make_org())
+        pats = [enrolled_patient(p, f"Pat{i}") for i in range(7)]
+        for i, pat in enumerate(pats):
+            log_time(p, pat, 5 * (i + 1), D(2026, 3, 5))
+        first = services.run_billing_month(organization=p.org, month=MONTH, actor=Actor.system(p.org.pk),
+                                           evaluate=stand_in_evaluate, ruleset=RS, workers=workers)
+        log_time(p, pats[1], 30, D(2026, 3, 25))  # a late entry: one correction
+        second = services.run_billing_month(organization=p.org, month=MONTH, actor=Actor.system(p.org.pk),
+                                            evaluate=stand_in_evaluate, ruleset=RS, workers=workers)
+        assert (first.decided, second.decided, second.unchanged, second.corrections) == (7, 1, 6, 1)
+        assert AuditEvent.objects.filter(organization_id=p.org.pk, action="billing.facts_read").count() == 14
+        results.append(ledger(p.org, p.practitioner.pk))
+    assert results[0] == results[1]

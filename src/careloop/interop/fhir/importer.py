@@ -7,6 +7,7 @@ is counts per resource type: created, updated, unchanged, rejected.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -20,12 +21,14 @@ import orjson
 from django.db import connection
 
 from careloop.core.actor import Actor
-from careloop.core.db import convert_row
+from careloop.core.db import bulk_write_session, convert_row
 from careloop.interop.fhir.mapping import Record, Rejected, Resolver, to_record
 from careloop.registry.models import new_fhir_ids
 from careloop.registry.services import TYPED_COLUMNS, FhirRow, apply_fhir_batch, quarantine, typed_converters
 
 BATCH_SIZE = 5000
+# Files: larger transactions, fewer commits and fewer rewrites of the index pages random keys scatter over.
+BULK_BATCH_SIZE = 20000
 _ABS_REF = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 _URN = ("urn:uuid:", "urn:oid:")
 
@@ -237,17 +240,44 @@ def _units(paths: list[Path], lines_per_unit: int) -> Iterator[tuple[str, str, i
 
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# Parsing costs about what writing does; two parse processes let the scheduler give the writer's share of idle
+# time to parsing (and keep the writer fed on a busy machine). Input order is kept whatever the number.
+PARSE_WORKERS = int(os.environ.get("CARELOOP_IMPORT_PARSE_WORKERS", "2"))
 
 
-def _parse_worker(paths: list[str], conn: Any, vendor: str) -> None:
-    """Child process: parse every unit in order and send ("ok", bytes read, rows, rejects) per unit."""
+LINES_PER_UNIT = 2000
+
+
+def _parse_worker(
+    paths: list[str], conn: Any, vendor: str, units_per_message: int = 1, worker: int = 0, workers: int = 1
+) -> None:
+    """Child process ``worker`` of ``workers``: parse messages ``worker``, ``worker + workers``, ... (a message is
+    ``units_per_message`` consecutive units of the input) and send each as ("ok", bytes read, rows, rejects).
+
+    Messages as large as the writer's transactions: a send blocks until the writer reads, so with small messages
+    a parse process could run only a little ahead and would sit idle while the writer commits a batch.
+    """
     import pickle
 
     _ID_POOL.clear()  # ids left from before the fork are the parent's to hand out
     try:
-        for unit in _units([Path(p) for p in paths], 2000):
-            nbytes, parsed = _parse_unit(unit, vendor)
-            rows, rejects = _split(parsed)
+        rows: list[FhirRow] = []
+        rejects: list[Reject] = []
+        nbytes = 0
+        pending = False
+        for index, unit in enumerate(_units([Path(p) for p in paths], LINES_PER_UNIT)):
+            if (index // units_per_message) % workers != worker:
+                continue  # another parse process's message
+            size, parsed = _parse_unit(unit, vendor)
+            more_rows, more_rejects = _split(parsed)
+            rows.extend(more_rows)
+            rejects.extend(more_rejects)
+            nbytes += size
+            pending = True
+            if (index + 1) % units_per_message == 0:
+                conn.send_bytes(pickle.dumps(("ok", nbytes, rows, rejects), protocol=pickle.HIGHEST_PROTOCOL))
+                rows, rejects, nbytes, pending = [], [], 0, False
+        if pending:
             conn.send_bytes(pickle.dumps(("ok", nbytes, rows, rejects), protocol=pickle.HIGHEST_PROTOCOL))
         conn.send_bytes(b"")
     except BrokenPipeError:
@@ -266,7 +296,7 @@ class FhirImporter:
         source_system: str,
         actor: Actor,
         channel: str = "fhir-file",
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
         progress: Callable[[int], None] | None = None,
         workers: int | None = None,
     ) -> None:
@@ -274,7 +304,8 @@ class FhirImporter:
         self.source_system = source_system
         self.actor = actor
         self.channel = channel
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE
+        self._bulk_batch_size = batch_size or BULK_BATCH_SIZE
         self.progress = progress
         self.workers = workers
         self.summary = ImportSummary()
@@ -284,41 +315,57 @@ class FhirImporter:
     # ---- inputs -------------------------------------------------------------------------------------
     def import_paths(self, paths: list[Path]) -> ImportSummary:
         files = expand_paths(paths)
-        # A parse process beside this one, which writes, when there is a second core (0 = parse here).
-        workers = self.workers if self.workers is not None else min(max((os.cpu_count() or 1) - 1, 0), 1)
-        if workers > 0 and sum(p.stat().st_size for p in files) >= PARALLEL_MIN_BYTES:
-            self._import_parallel(files, workers)
-        else:
-            for path in files:
-                with path.open("rb") as fh:
-                    self.import_stream(fh, path.name, ndjson=_is_ndjson(path))
-        self.flush()
+        # Parse processes beside this one, which writes, when there is a second core (0 = parse here).
+        workers = self.workers if self.workers is not None else PARSE_WORKERS if (os.cpu_count() or 1) > 1 else 0
+        batch_size, self.batch_size = self.batch_size, self._bulk_batch_size
+        try:
+            with bulk_write_session():
+                if workers > 0 and sum(p.stat().st_size for p in files) >= PARALLEL_MIN_BYTES:
+                    self._import_parallel(files, workers)
+                else:
+                    for path in files:
+                        with path.open("rb") as fh:
+                            self.import_stream(fh, path.name, ndjson=_is_ndjson(path))
+                self.flush()
+        finally:
+            self.batch_size = batch_size
         return self.summary
 
     def _import_parallel(self, files: list[Path], workers: int) -> None:
         """Parse and validate in a child process (pure code, no database) while this process writes.
 
-        The child reads the files itself and sends parsed batches down a pipe; this process only unpickles and
-        writes. The pipe's buffer bounds how far parsing runs ahead, so memory stays flat whatever the input
-        size, and input order is kept (Patient files before the resources that point at them). No helper
-        threads: they would contend with the writer for the GIL.
+        The child reads the files itself and sends parsed batches (rows ready to bind) down a pipe; this process
+        only unpickles and writes. The child parses the next batch while this one is written and then waits on
+        the pipe, so parsing runs at most one batch ahead: memory stays flat whatever the input size, and input
+        order is kept (Patient files before the resources that point at them). No helper threads: they would
+        contend with the writer for the GIL.
         """
         import multiprocessing
         import pickle
 
         ctx = multiprocessing.get_context("fork")
-        receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_parse_worker, args=([str(p) for p in files], sender, self.vendor), daemon=True)
-        child.start()
-        sender.close()
+        units_per_message = max(1, self.batch_size // LINES_PER_UNIT)
+        receivers, children = [], []
+        for worker in range(workers):
+            receiver, sender = ctx.Pipe(duplex=False)
+            child = ctx.Process(
+                target=_parse_worker,
+                args=([str(p) for p in files], sender, self.vendor, units_per_message, worker, workers),
+                daemon=True,
+            )
+            child.start()
+            sender.close()
+            receivers.append(receiver)
+            children.append(child)
         try:
-            while True:
+            # Message m comes from process m % workers: reading them in turn keeps the input order.
+            for m in itertools.count():
                 try:
-                    message = receiver.recv_bytes()
+                    message = receivers[m % workers].recv_bytes()
                 except EOFError:
                     raise RuntimeError("the FHIR parse process ended unexpectedly") from None
                 if not message:
-                    break
+                    break  # no message m, so none after it
                 kind, nbytes, rows, rejects = pickle.loads(message)  # noqa: S301 - from our own child process
                 if kind == "error":
                     raise RuntimeError(f"the FHIR parse process failed: {rows}")
@@ -328,10 +375,12 @@ class FhirImporter:
                 if self.progress:
                     self.progress(nbytes)
         finally:
-            receiver.close()
-            if child.is_alive():
-                child.terminate()
-            child.join()
+            for receiver in receivers:
+                receiver.close()
+            for child in children:
+                if child.is_alive():
+                    child.terminate()
+                child.join()
 
     def import_stream(self, fh: IO[bytes], source_name: str, *, ndjson: bool | None = None) -> None:
         if ndjson:

@@ -70,7 +70,10 @@ def _codings(concept: object) -> list[dict[str, Any]]:
         return []
     if not isinstance(codings, list):
         raise TypeError("CodeableConcept.coding must be a list")
-    return [c for c in codings if isinstance(c, dict)]
+    for c in codings:
+        if not isinstance(c, dict):
+            return [c for c in codings if isinstance(c, dict)]
+    return codings  # the usual case: no copy
 
 
 def _code_in(concept: object, *systems: str) -> tuple[str, str]:
@@ -108,12 +111,18 @@ def _first(value: object) -> Any:
     return value
 
 
+_EMPTY_VALUES: tuple[object, ...] = (None, "", [], {})
+_OPTIONS: dict[str, list[str]] = {}
+
+
 def _require(resource: dict[str, Any], *names: str) -> None:
-    rtype = resource["resourceType"]
     for name in names:
-        options = name.split("|")
-        if not any(resource.get(opt) not in (None, "", [], {}) for opt in options):
-            raise Rejected(f"{rtype}.{name.replace('|', ' or ')} is required")
+        options = _OPTIONS.get(name) or _OPTIONS.setdefault(name, name.split("|"))
+        for opt in options:
+            if resource.get(opt) not in _EMPTY_VALUES:
+                break
+        else:
+            raise Rejected(f"{resource['resourceType']}.{name.replace('|', ' or ')} is required")
 
 
 def _reference(resource: dict[str, Any], path: str) -> str | None:
@@ -467,6 +476,16 @@ def content_hash(resource: dict[str, Any]) -> str:
     return hashlib.sha1(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+_last_updated_ok: list[object] = [None]
+
+
+def _check_last_updated(value: object, rtype: str) -> None:
+    # Bulk files stamp most resources with the same time: validate each distinct value once in a row.
+    if value != _last_updated_ok[0]:
+        parse_datetime(value, f"{rtype}.meta.lastUpdated")
+        _last_updated_ok[0] = value
+
+
 def to_record(resource: object, resolve: Resolver, *, fallback_id: str | None = None) -> Record:
     """Validate one resource and build its Record, or raise Rejected with the reason."""
     if not isinstance(resource, dict):
@@ -486,7 +505,7 @@ def to_record(resource: object, resolve: Resolver, *, fallback_id: str | None = 
         _check_references(body, resolve)
         meta = resource.get("meta") or {}
         if isinstance(meta, dict) and meta.get("lastUpdated"):
-            parse_datetime(meta["lastUpdated"], f"{rtype}.meta.lastUpdated")
+            _check_last_updated(meta["lastUpdated"], rtype)
         identifiers: list[dict[str, str]] = []
         if rtype == "Patient":
             fields, identifiers = _patient_fields(resource)

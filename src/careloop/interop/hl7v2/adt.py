@@ -115,6 +115,15 @@ def on_stay_reopened(*, organization_id: int, patient_id: int, encounter_id: int
     episode_after_commit(organization_id=organization_id, encounter_id=encounter_id, actor=actor)
 
 
+def on_patients_merged(*, organization_id: int, merged_id: int, surviving_id: int, actor: Actor) -> None:
+    """TRANSITIONS HOOK. An A40 merged ``merged_id`` into ``surviving_id`` (registry rows already moved, in the
+    message's transaction): the merged patient's transition episodes move too, audited."""
+    from careloop.transitions.services import move_patient_episodes
+
+    move_patient_episodes(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id,
+                          actor=actor)
+
+
 # ---- entry point ----------------------------------------------------------------------------------------------
 
 
@@ -346,6 +355,8 @@ def _merge(x: Extracted, ctx: Context) -> Applied:
             if old != survivor_id:
                 merge_patients(organization_id=ctx.organization_id, surviving_id=survivor_id, merged_id=old,
                                actor=ctx.actor, message_id=ctx.message_id)
+                on_patients_merged(organization_id=ctx.organization_id, merged_id=old, surviving_id=survivor_id,
+                                   actor=ctx.actor)
                 merged.append(old)
         _on_timeline(x, ctx, survivor_id, None, (
             f"Merged patient(s) {', '.join(map(str, merged))} into this patient" if merged

@@ -7,7 +7,10 @@ Messages come in batches (the listener's group commit; a file's messages 100 at 
    applied again); the others are parsed, matched to a patient, applied (``adt.apply_message``), put on the
    timeline and audited, and marked ``accepted`` (or ``review`` when the patient match is uncertain) - COMMIT;
 4. the ACKs are built only now: ``AA`` after the commit; ``AE``/``AR`` with an ERR segment saying why, the
-   message quarantined.
+   message quarantined;
+5. a discharge applied in step 3 queued its transition episode in that same transaction
+   (``transitions.PendingEpisodeSync``): the ``transitions`` callback wakes a background worker (the
+   listener's), or without one the queue is worked off here, after the commit.
 
 A message that fails in step 3 changes nothing: the transaction is rolled back and the batch runs again with
 that message rejected. A message stored in step 2 whose step 3 never committed (process killed) stays

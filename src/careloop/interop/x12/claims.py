@@ -21,8 +21,16 @@ from careloop.clinics.models import Organization
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import PermissionDenied, ValidationFailed
-from careloop.interop.x12.validate import Validation, validate_sets, validate_x12
-from careloop.interop.x12.writer import BillingProvider, Envelope, Party, write_837p
+from careloop.interop.x12.validate import Validation, partition, validate_sets, validate_x12, validation_workers
+from careloop.interop.x12.writer import (
+    MAX_CLAIMS_PER_ST,
+    BillingProvider,
+    Envelope,
+    Party,
+    claim_problems,
+    claims_per_set,
+    write_837p,
+)
 
 
 class InstitutionalPractice(ValidationFailed):
@@ -75,7 +83,9 @@ def build_837p(*, organization: Organization, month: str, actor: Actor, validate
         control_number=control_number if control_number is not None else int(now.timestamp()) % 1_000_000_000,
         created=now.astimezone(clock.clinic_zone(organization.time_zone)),
     )
-    out = write_837p(claims, provider=provider, envelope=envelope)
+    parts = validation_workers(-(-len(claims) // MAX_CLAIMS_PER_ST))
+    per_set = claims_per_set(sum(1 for c in claims if not claim_problems(c)), parts=parts)
+    out = write_837p(claims, provider=provider, envelope=envelope, max_claims_per_st=per_set)
     written, skipped, text = out.claims, out.skipped, out.text
     t_write = time.perf_counter() - started
     started = time.perf_counter()
@@ -85,11 +95,14 @@ def build_837p(*, organization: Organization, month: str, actor: Actor, validate
         validation = Validation(True, "", (), "not validated")
     elif len(out.sets) == 1:
         validation = validate_x12(text)
-    else:  # one transaction set per 5,000 claims, each checked in the same envelope, in parallel
-        parts = validate_sets([out.standalone(i) for i in range(len(out.sets))])
-        errors = tuple(f"ST {i + 1:04d}: {e}" for i, v in enumerate(parts) for e in (*v.errors, v.exception) if e)
-        validation = Validation(all(v.accepted for v in parts) and not errors,
-                                "".join(v.ack for v in parts), errors)
+    else:  # equal transaction sets of at most 5,000 claims, one interchange per worker (same envelope; pyx12
+        # loads its maps once per interchange), the workers in parallel
+        groups = partition([len(st) for st in out.sets], parts)
+        checked = validate_sets([out.subset(g) for g in groups], workers=parts)
+        errors = tuple(f"ST {','.join(f'{i + 1:04d}' for i in g)}: {e}" for g, v in zip(groups, checked, strict=True)
+                       for e in (*v.errors, v.exception) if e)
+        validation = Validation(all(v.accepted for v in checked) and not errors,
+                                "".join(v.ack for v in checked), errors)
     t_valid = time.perf_counter() - started
     left_out = {id(c) for c, _p in skipped}
     sent = [c for c in claims if id(c) not in left_out]

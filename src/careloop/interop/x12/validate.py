@@ -66,3 +66,20 @@ def validate_sets(texts: Sequence[str], *, workers: int | None = None) -> list[V
         return [validate_x12(t) for t in texts]
     with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(validate_x12, texts))
+
+
+def validation_workers(sets: int) -> int:
+    """Processes to validate ``sets`` transaction sets with: one per CPU, at most one per set."""
+    return max(1, min(sets, os.cpu_count() or 1))
+
+
+def partition(sizes: Sequence[int], parts: int) -> list[list[int]]:
+    """Indices of ``sizes`` in ``parts`` groups of about equal total (largest first, to the lightest group); each
+    group in index order. Empty groups are dropped."""
+    groups: list[list[int]] = [[] for _ in range(max(1, parts))]
+    load = [0] * len(groups)
+    for i in sorted(range(len(sizes)), key=lambda k: -sizes[k]):
+        g = load.index(min(load))
+        groups[g].append(i)
+        load[g] += sizes[i]
+    return [sorted(g) for g in groups if g]

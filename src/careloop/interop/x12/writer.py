@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,10 +31,14 @@ _BAD = re.compile(r"[^A-Z0-9 !\"&'()+,\-./;?=%@#]")  # outside the basic set (+ 
 def clean(value: object, size: int | None = None) -> str:
     """An element value in the X12 basic character set: accents folded (DÍAZ -> DIAZ), no separators, upper
     case, trimmed to ``size``."""
-    folded = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode()
-    text = _BAD.sub(" ", folded.upper()).strip()
-    text = re.sub(r"\s+", " ", text)
+    text = _clean(str(value or ""))
     return text[:size] if size else text
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean(value: str) -> str:
+    folded = value if value.isascii() else unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return " ".join(_BAD.sub(" ", folded.upper()).split())  # only spaces are left: strip and collapse them
 
 
 def money(value: Decimal) -> str:
@@ -100,6 +105,17 @@ def claim_problems(claim: PatientClaim) -> list[str]:
 MAX_CLAIMS_PER_ST = 5_000  # the usual Medicare/clearinghouse limit of CLM segments per transaction set
 
 
+def claims_per_set(claims: int, *, parts: int = 1, limit: int = MAX_CLAIMS_PER_ST) -> int:
+    """Claims per transaction set so that no set exceeds ``limit`` and the sets are of equal size, their number a
+    multiple of ``parts`` (the validation workers) when there is more than one set: 28,798 claims, 2 parts ->
+    6 sets of 4,800 (not 5 x 5,000 + 3,798, which leaves one worker 1,200 claims behind)."""
+    if claims <= limit:
+        return max(claims, 1)
+    sets = -(-claims // limit)
+    sets = -(-sets // parts) * parts
+    return -(-claims // sets)
+
+
 @dataclass(frozen=True)
 class Written:
     """The interchange text; ``header`` (ISA, GS), ``sets`` (each ST..SE) and ``trailer`` (GE, IEA) are its parts,
@@ -114,9 +130,14 @@ class Written:
 
     def standalone(self, i: int) -> str:
         """Transaction set ``i`` alone in the same ISA/GS envelope (GE01 = 1)."""
+        return self.subset([i])
+
+    def subset(self, indices: Sequence[int]) -> str:
+        """Transaction sets ``indices`` (in that order) in the same ISA/GS envelope (GE01 = their number)."""
         group = self.header.split("~")[1].split("*")[6]
         isa13 = self.header.split("~")[0].split("*")[13]
-        return f"{self.header}{self.sets[i]}GE*1*{group}~\nIEA*1*{isa13}~\n"
+        body = "".join(self.sets[i] for i in indices)
+        return f"{self.header}{body}GE*{len(indices)}*{group}~\nIEA*1*{isa13}~\n"
 
 
 def write_837p(claims: Iterable[PatientClaim], *, provider: BillingProvider, envelope: Envelope,

@@ -263,9 +263,15 @@ class PatientData:
         cached = self._retrieved.get(key)
         if cached is None:
             positions: set[int] = set()
-            for present, where in self._code_index(rtype).items():
-                if present == code or any(present in vs for vs in valuesets):
-                    positions.update(where)
+            if len(valuesets) == 1 and code is None:  # the common case: one (merged) set
+                only = valuesets[0]
+                for present, where in self._code_index(rtype).items():
+                    if present in only:
+                        positions.update(where)
+            else:
+                for present, where in self._code_index(rtype).items():
+                    if present == code or any(present in vs for vs in valuesets):
+                        positions.update(where)
             cached = [resources[i] for i in sorted(positions)]
             self._retrieved[key] = cached
         return list(cached)

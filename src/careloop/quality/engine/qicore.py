@@ -91,14 +91,30 @@ def is_medication_active(request: Mapping[str, Any]) -> bool:
 # --- retrieves ----------------------------------------------------------------------------------------------
 
 
+# (id of the value-set index, urls, direct codes) -> (the index, the union of their codes): merged once per run
+# and shared by every patient, so a retrieve tests each code against one set. The index is kept in the entry so
+# that its id cannot be reused while the entry lives.
+_MERGED: dict[tuple[int, tuple[str, ...], frozenset[Code]], tuple[object, frozenset[Code]]] = {}
+
+
+def _merged(ctx: Context, urls: tuple[str, ...], direct: frozenset[Code]) -> frozenset[Code]:
+    key = (id(ctx.valuesets), urls, direct)
+    hit = _MERGED.get(key)
+    if hit is not None and hit[0] is ctx.valuesets:
+        return hit[1]
+    merged = frozenset().union(direct, *(ctx.vs(u) for u in urls))
+    if len(_MERGED) > 4096:
+        _MERGED.clear()
+    _MERGED[key] = (ctx.valuesets, merged)
+    return merged
+
+
 def _union(ctx: Context, rtype: str, urls: Iterable[str], codes: Iterable[Code]) -> list[Resource]:
-    sets = [ctx.vs(u) for u in urls]
+    urls = tuple(urls)
     direct = frozenset(codes)
-    if direct:
-        sets.append(direct)
-    if not sets:
+    if not urls and not direct:
         return []
-    return ctx.data.retrieve(rtype, *sets)
+    return ctx.data.retrieve(rtype, _merged(ctx, urls, direct))
 
 
 def resources(ctx: Context, rtype: str, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:

@@ -108,3 +108,22 @@ def test_worker_thread_applies_what_is_queued_and_stops_cleanly() -> None:
         worker.stop(grace=10)
     assert TransitionEpisode.objects.count() == 1 and CareTask.objects.count() == 4
     assert PendingEpisodeSync.objects.count() == 0 and worker.consumed == 1
+
+
+def test_a40_merge_moves_the_merged_patients_episodes_to_the_survivor() -> None:
+    from careloop.audit.models import AuditEvent
+    from careloop.registry.models import Patient
+
+    org = make_org()
+    inbox = Hl7Inbox(organization_id=org.pk)
+    ingest(inbox, adt("A03", "1", mrn="OLD", visit="V1", discharge="20260105083000-0500"),
+           adt("A01", "2", mrn="NEW", dob="19480313", visit="V2"))
+    old = Patient.objects.get(identifiers__value="OLD")
+    new = Patient.objects.get(identifiers__value="NEW")
+    ep = TransitionEpisode.objects.get()
+    assert ep.patient_id == old.pk
+    ingest(inbox, adt("A40", "3", mrn="NEW", prior="OLD", pv1=False))
+    ep.refresh_from_db()
+    assert ep.patient_id == new.pk
+    event = AuditEvent.objects.get(action="transition.patient_merged")
+    assert (event.patient_id, event.object_id) == (new.pk, str(ep.pk))

@@ -167,3 +167,43 @@ def test_a_line_without_a_chronic_diagnosis_points_to_the_active_conditions() ->
     result = build_837p(organization=p.org, month=MONTH, actor=Actor.system(p.org.pk))
     assert result.claims == 1 and result.validation.accepted
     assert "HI*ABK:J029*ABF:R030~" in result.text and "SV1*HC:99490*66.13*UN*1***1~" in result.text
+
+
+def test_transaction_sets_are_equal_and_balanced_over_the_validation_workers() -> None:
+    from careloop.interop.x12.validate import partition
+    from careloop.interop.x12.writer import claims_per_set
+
+    assert claims_per_set(4_000, parts=2) == 4_000  # one set
+    assert claims_per_set(28_798, parts=2) == 4_800  # 6 sets, 3 per worker
+    assert claims_per_set(5_674, parts=2) == 2_837
+    assert claims_per_set(15_001, parts=2) == 3_751  # 4 sets, none over 5,000
+    assert claims_per_set(15_001, parts=1) == 3_751
+    assert partition([5, 5, 5, 3], 2) == [[0, 2], [1, 3]]  # 10 and 8
+    assert partition([9, 1, 1, 1, 6], 2) == [[0], [1, 2, 3, 4]]
+    assert partition([1], 2) == [[0]]
+
+
+@pytest.mark.django_db
+def test_several_transaction_sets_validated_together_in_one_envelope() -> None:
+    import datetime as dt
+
+    from careloop.billing import selectors
+    from careloop.interop.x12.writer import BillingProvider, Envelope, Party, write_837p
+
+    p = make_practice(make_org())
+    for i, mbi in enumerate(("1EG4TE5MK73", "2AC3CD4EF56", "3HJ5KM6NP78")):
+        log_time(p, enrolled_patient(p, f"Pat{i}", mbi=mbi), 25, D(2026, 3, 5))
+    _month(p.org)
+    claims = list(selectors.month_claims(organization_id=p.org.pk, month=MONTH))
+    out = write_837p(claims, provider=BillingProvider("Clinic", "1999999984", "123456789", "1 Main St", "Town",
+                                                      "IL", "62701"),
+                     envelope=Envelope(Party("Clinic", "123456789"), Party("MEDICARE", "MEDICARE"), "Billing",
+                                       "5550100", "MEDICARE PART B", "MEDICARE", 42,
+                                       dt.datetime(2026, 4, 2, 9, 30)), max_claims_per_st=1)
+    both = out.subset([0, 2])
+    assert [s[:3] for s in _segments(both) if s[0] in ("ST", "GE")] == [
+        ["ST", "837", "0001"], ["ST", "837", "0003"], ["GE", "2", "42"]]
+    checked = validate_x12(both)
+    assert checked.accepted and checked.ack.count("IK5*A") == 2
+    broken = out.subset([0, 1]).replace("SE*", "SE*9", 1)  # a wrong segment count in the first set
+    assert not validate_x12(broken).accepted

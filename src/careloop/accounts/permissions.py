@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 
 from careloop.accounts import rules
 from careloop.accounts.models import User
 from careloop.accounts.services import actor_for, user_for_token
 from careloop.core.actor import Actor
-from careloop.core.errors import PermissionDenied
+from careloop.core.errors import CareloopError, PermissionDenied
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -52,3 +56,32 @@ def require_permission(actor: Actor, permission: str) -> Actor:
     if actor.organization_id is None or not rules.has_permission(actor.role, permission):
         raise PermissionDenied(f"role {actor.role!r} may not {permission}")
     return actor
+
+
+View = Callable[..., HttpResponse]
+
+
+def staff_view(permission: str, *, atomic: bool = False) -> Callable[[Callable[..., HttpResponse]], View]:
+    """The UI views' guard: signed in (else to the login page), in an organization, holding ``permission``; the
+    view is called as ``fn(request, actor, ...)`` (inside one transaction when ``atomic``). Domain errors render
+    the error page with their status (403, 404, 400, ...)."""
+    def decorate(fn: Callable[..., HttpResponse]) -> View:
+        @wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return HttpResponseRedirect(f"/login/?next={request.path}")
+            try:
+                actor = actor_from_request(request)
+                if actor.organization_id is None or not rules.has_permission(actor.role, permission):
+                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
+                if atomic:
+                    with transaction.atomic():
+                        return fn(request, actor, *args, **kwargs)
+                return fn(request, actor, *args, **kwargs)
+            except CareloopError as exc:
+                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
+                              status=exc.status_code)
+
+        return wrapper
+
+    return decorate

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import orjson
 from django.db import transaction
@@ -18,38 +16,19 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from careloop.accounts import rules as access
-from careloop.accounts.permissions import actor_from_request
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import EventSpec, record_event, record_events
 from careloop.billing import exports, selectors, services
 from careloop.billing.evidence import EvidenceProvider, configured_provider
 from careloop.clinics.models import Organization
 from careloop.core import clock
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
+from careloop.core.errors import NotFound, ValidationFailed
 from careloop.registry.models import Patient
 
 View = Callable[..., HttpResponse]
 PAGE = 200
 
-
-def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = actor_from_request(request)
-                if actor.organization_id is None or not access.has_permission(actor.role, permission):
-                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
-                return fn(request, actor, *args, **kwargs)
-            except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
-
-        return wrapper
-
-    return decorate
 
 
 def _org(actor: Actor) -> Organization:

@@ -6,42 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from careloop.accounts import rules as access
-from careloop.accounts.permissions import actor_from_request
+from careloop.accounts.permissions import staff_view
 from careloop.compliance import selectors, services
 from careloop.compliance.api import capability_board, checked_month, coverage_for
 from careloop.compliance.choices import CapabilityKey, PerformancePathway
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, PermissionDenied, ValidationFailed
+from careloop.core.errors import ValidationFailed
 
 View = Callable[..., HttpResponse]
 
-
-def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = actor_from_request(request)
-                if actor.organization_id is None or not access.has_permission(actor.role, permission):
-                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
-                return fn(request, actor, *args, **kwargs)
-            except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
-
-        return wrapper
-
-    return decorate
 
 
 def _org(actor: Actor) -> int:

@@ -6,46 +6,25 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from careloop.accounts import rules as access
-from careloop.accounts.permissions import actor_from_request
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import EventSpec, record_event, record_events
 from careloop.clinics.models import Organization, Practitioner
 from careloop.core import clock
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
+from careloop.core.errors import NotFound, ValidationFailed
 from careloop.programs import rules, selectors, services
 from careloop.programs.choices import ENROLLABLE, Disclosure, Program
 from careloop.registry.models import Patient
 
 View = Callable[..., HttpResponse]
 
-
-def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = actor_from_request(request)
-                if actor.organization_id is None or not access.has_permission(actor.role, permission):
-                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
-                return fn(request, actor, *args, **kwargs)
-            except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
-
-        return wrapper
-
-    return decorate
 
 
 def _org(actor: Actor) -> Organization:

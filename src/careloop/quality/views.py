@@ -5,18 +5,14 @@ Staff only, permission-checked, tenant-scoped; the reads are audited in ``report
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from careloop.accounts import rules as access
-from careloop.accounts.permissions import actor_from_request
+from careloop.accounts.permissions import staff_view as shared_staff_view
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, PermissionDenied
 from careloop.quality import clinicians, reports
 from careloop.quality.api import period_bounds
 from careloop.quality.utilization import utilization_report
@@ -25,24 +21,7 @@ View = Callable[..., HttpResponse]
 
 
 def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = actor_from_request(request)
-                if actor.organization_id is None or not access.has_permission(actor.role, permission):
-                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
-                with transaction.atomic():
-                    return fn(request, actor, *args, **kwargs)
-            except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
-
-        return wrapper
-
-    return decorate
+    return shared_staff_view(permission, atomic=True)
 
 
 @require_GET

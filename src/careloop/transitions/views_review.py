@@ -12,12 +12,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import record_event, record_patient_reads
 from careloop.core.actor import Actor
 from careloop.core.errors import ValidationFailed
 from careloop.interop.hl7v2.review import REVIEW_PERMISSION, reject_match_review, resolve_match_review
 from careloop.registry.selectors import hl7_messages, patient_match_reviews
-from careloop.transitions.views import _org, staff_view
+from careloop.transitions.views import _org
 
 OUTCOMES = {"accepted": "The message was applied to the chosen patient.",
             "new": "The message was applied to a new patient.",

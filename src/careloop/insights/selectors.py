@@ -33,13 +33,10 @@ def parse_month(month: str) -> tuple[dt.date, dt.date]:
 
 def patient_months(*, organization_id: int, month: str) -> list[rules.PatientMonth]:
     """Every patient eligible for, or enrolled (with consent) in, a program in ``month``."""
-    out = []
-    for row in programs.cohort(organization_id=organization_id, month=month):
-        if not row.eligible and not row.enrolled:
-            continue
-        eligible = {p: (row.apcm_level if p == rules.APCM else "") for p in row.eligible}
-        out.append(rules.PatientMonth(row.patient_id, eligible, frozenset(row.enrolled)))
-    return out
+    months = programs.program_months(organization_id=organization_id, month=month)
+    return [rules.PatientMonth(pid, {p: (level if p == rules.APCM else "") for p, level in eligible.items()},
+                               frozenset(enrolled))
+            for pid, (eligible, enrolled) in sorted(months.items()) if eligible or enrolled]
 
 
 def billed_lines(*, organization_id: int, month: str) -> list[rules.BilledLine]:

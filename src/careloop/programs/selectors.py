@@ -227,6 +227,14 @@ def _eligible_in_month(organization_id: int, month: str) -> dict[int, dict[str, 
     return out
 
 
+def program_months(*, organization_id: int, month: str) -> dict[int, tuple[dict[str, str], set[str]]]:
+    """Patient -> ({eligible program: APCM level or ""}, {programs with a consented enrollment in force}) for
+    every patient eligible for or enrolled in something in ``month``. Two queries, no names or tiers."""
+    eligible = _eligible_in_month(organization_id, month)
+    enrolled = _enrolled_in_month(organization_id, month)
+    return {pid: (eligible.get(pid, {}), enrolled.get(pid, set())) for pid in eligible.keys() | enrolled.keys()}
+
+
 @dataclass(frozen=True)
 class PopulationSummary:
     month: str

@@ -31,6 +31,8 @@ from typing import Any
 
 import orjson
 
+from careloop.serve import HTTP_PROTOCOL
+
 TASK_TYPES = ["enrollment_call", "monthly_checkin", "post_discharge_contact", "followup_visit_scheduling",
               "medication_reconciliation", "care_plan_review", "referral_followup", "care_gap_closure",
               "screening_followup", "prior_authorization", "message_response", "other"]
@@ -181,7 +183,7 @@ def bench_worklist(args: argparse.Namespace) -> int:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and uvicorn
             [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port",
              str(port), "--workers", str(args.server_workers), "--log-level", "warning", "--lifespan", "off",
-             "--no-access-log"],
+             "--no-access-log", "--http", HTTP_PROTOCOL],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:

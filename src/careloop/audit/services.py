@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
@@ -15,6 +17,7 @@ from django.db import connection, transaction
 
 from careloop.audit import rules
 from careloop.audit.models import AuditChainHead, AuditEvent
+from careloop.audit.selectors import READ_INDEX_SCHEMA, read_index_path, sqlite_database_file
 from careloop.core import clock
 from careloop.core.actor import Actor
 
@@ -85,6 +88,8 @@ def _append(actor: Actor, events: Sequence[EventSpec], organization_id: int | No
     with transaction.atomic(savepoint=False):
         if read_shards and connection.vendor == "postgresql":
             head_id, chain, seq, prev = _lock_free_read_shard(org_id or 0)
+        elif read_shards:  # SQLite: the write lock is taken; the organization's first read chain
+            head_id, chain, seq, prev = _first_read_chain_head(org_id or 0)
         else:
             chain = org_id or 0
             head_id, seq, prev = _lock_head(chain)
@@ -202,8 +207,127 @@ def _lock_free_read_shard(organization_chain: int) -> tuple[int, int, int, str]:
     return int(row[0]), int(row[1]), int(row[2]), str(row[3])
 
 
+def _first_read_chain_head(organization_chain: int) -> tuple[int, int, int, str]:
+    """SQLite (one writer at a time): (head id, chain, seq, last_hash) of the organization's first read chain,
+    creating all its read chain heads on first use (``verify`` expects them together)."""
+    chains = rules.read_shard_chains(organization_chain)
+    select = f"SELECT id, chain, seq, last_hash FROM {_HEAD_TABLE} WHERE chain = %s"  # noqa: S608 - model metadata
+    with connection.cursor() as cur:
+        cur.execute(select, [chains[0]])
+        row = cur.fetchone()
+        if row is None:
+            values = ", ".join(["(%s, 0, %s)"] * len(chains))
+            cur.execute(
+                f"INSERT INTO {_HEAD_TABLE} (chain, seq, last_hash) VALUES {values} ON CONFLICT (chain) DO NOTHING",  # noqa: S608 - model metadata
+                [v for c in chains for v in (c, rules.GENESIS)],
+            )
+            cur.execute(select, [chains[0]])
+            row = cur.fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), str(row[3])
+
+
+# ---- SQLite read index (docs/adr/0006-deferred-read-index.md) ---------------------------------------------------
+
+_INDEX_LOCK = threading.Lock()
+
+
+def index_read_events(*, limit: int = 20_000) -> int:
+    """SQLite: copy the (organization, patient, event id) of read-chain events not yet indexed into the read index
+    file beside the database, at most ``limit`` events per chain, sorted by patient. Returns how many events were
+    taken. A no-op (0) on other databases, in-memory databases, and while another process is indexing.
+
+    Runs in its own connections, off the request path: it never takes the database's write lock (the events are
+    read from a read-only attachment), only the index file's. Each chain's entries and its mark (last seq indexed and
+    that row's hash) are committed together; a mark that no longer matches the chain (database restored or
+    replaced) drops the chain's entries and indexes it again from the start.
+    """
+    database_file = sqlite_database_file()
+    if database_file is None:
+        return 0
+    path = read_index_path(database_file)
+    with _INDEX_LOCK, open(f"{path}.lock", "a") as lock_file:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0
+        con = sqlite3.connect(str(path), isolation_level=None, timeout=60)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            for statement in READ_INDEX_SCHEMA:
+                con.execute(statement)
+            source = Path(database_file).resolve().as_uri() + "?mode=ro"
+            con.execute("ATTACH DATABASE ? AS m", [source])
+            chains = [int(r[0]) for r in con.execute(
+                f"SELECT chain FROM m.{_HEAD_TABLE} WHERE chain >= ? ORDER BY chain", [rules.SHARD_STRIDE])]  # noqa: S608 - model metadata
+            return sum(_index_chain(con, chain, limit) for chain in chains)
+        finally:
+            con.close()
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+def _index_chain(con: sqlite3.Connection, chain: int, limit: int) -> int:
+    events = f"m.{_EVENT_TABLE}"
+    con.execute("BEGIN")  # deferred: writes only the index file; reads the database from one snapshot
+    try:
+        mark = con.execute("SELECT seq, hash FROM mark WHERE chain = ?", [chain]).fetchone()
+        seq = 0
+        if mark is not None:
+            same = con.execute(f"SELECT 1 FROM {events} WHERE chain = ? AND seq = ? AND hash = ?",  # noqa: S608 - model metadata
+                               [chain, mark[0], mark[1]]).fetchone()
+            if same is not None:
+                seq = int(mark[0])
+            else:
+                con.execute("DELETE FROM entry WHERE chain = ?", [chain])
+                con.execute("DELETE FROM mark WHERE chain = ?", [chain])
+        last = con.execute(
+            f"SELECT seq, hash FROM {events} WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT 1",  # noqa: S608 - model metadata
+            [chain, seq, seq + limit],
+        ).fetchone()
+        if last is not None:
+            con.execute(
+                f"INSERT INTO entry (chain, organization_id, patient_id, event_id) SELECT chain, organization_id, "  # noqa: S608 - model metadata
+                f"patient_id, id FROM {events} WHERE chain = ? AND seq > ? AND seq <= ? AND patient_id IS NOT NULL "
+                "ORDER BY organization_id, patient_id, id",
+                [chain, seq, last[0]],
+            )
+            con.execute("INSERT INTO mark (chain, seq, hash) VALUES (?, ?, ?) "
+                        "ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                        [chain, last[0], last[1]])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(last[0]) - seq if last is not None else 0
+
+
 _GATE = threading.Lock()
 _GATE_FILES: dict[str, tuple[int, TextIO | None]] = {}
+
+
+def _sqlite_gate_name() -> str | None:
+    """The SQLite database file the write gate serializes, or None where there is nothing to gate (other
+    databases, inside a transaction, in-memory databases)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return None
+    name = str(connection.settings_dict["NAME"])
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return name
+
+
+@contextmanager
+def _file_lock(name: str) -> Iterator[None]:
+    """Exclusive ``flock`` of ``<database>.writer-lock`` (the writers of other processes). Hold ``_GATE``."""
+    pid, handle = _GATE_FILES.get(name, (0, None))
+    if handle is None or pid != os.getpid():  # a forked child needs its own open file (flock is per open)
+        handle = open(f"{name}.writer-lock", "a")  # noqa: SIM115 - kept open for the process's life
+        _GATE_FILES[name] = (os.getpid(), handle)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -216,23 +340,63 @@ def sqlite_write_gate() -> Iterator[None]:
     database (other server processes), both of which wake the next waiter as soon as the holder is done. A no-op
     on other databases and inside a transaction (the write lock, if any, is already taken).
     """
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
+    name = _sqlite_gate_name()
+    if name is None:
         yield
         return
-    name = str(connection.settings_dict["NAME"])
+    with _GATE, _file_lock(name):
+        yield
+
+
+class ReadAuditFailed(RuntimeError):
+    """The read audit written together with this request's (group commit) failed: nothing of it was stored."""
+
+
+@dataclass
+class _PendingReads:
+    actor: Actor
+    events: list[EventSpec]
+    done: bool = False
+    error: BaseException | None = None
+
+
+_PENDING_LOCK = threading.Lock()
+_PENDING: dict[str, list[_PendingReads]] = {}
+
+
+def _group_commit_reads(name: str, actor: Actor, events: list[EventSpec]) -> None:
+    """SQLite, outside a transaction: write this request's read events together with those of the other threads
+    of the process that are waiting for the writer (group commit), in one transaction, and return once they are
+    committed.
+
+    Each thread queues its events, then takes the process gate. The first to get it writes every queued batch (its
+    own and those queued meanwhile) under the file lock, each batch as its own run of consecutive ``seq`` on the
+    organization's chain, and commits once; the threads whose batches it wrote find them done when they get the
+    gate and return without writing. One BEGIN IMMEDIATE, head update and COMMIT (and one copy of each index page
+    dirtied by several batches) per group instead of per request. If the transaction fails, nothing of the group
+    is stored and every request of the group fails.
+    """
+    item = _PendingReads(actor, events)
+    with _PENDING_LOCK:
+        _PENDING.setdefault(name, []).append(item)
     with _GATE:
-        if not name or name == ":memory:" or name.startswith("file:"):
-            yield
-            return
-        pid, handle = _GATE_FILES.get(name, (0, None))
-        if handle is None or pid != os.getpid():  # a forked child needs its own open file (flock is per open)
-            handle = open(f"{name}.writer-lock", "a")  # noqa: SIM115 - kept open for the process's life
-            _GATE_FILES[name] = (os.getpid(), handle)
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        if not item.done:
+            with _file_lock(name):
+                with _PENDING_LOCK:
+                    batch = _PENDING.pop(name, [])
+                try:
+                    with transaction.atomic():
+                        for pending in batch:
+                            _append(pending.actor, pending.events, None, read_shards=True)
+                except BaseException as exc:
+                    for pending in batch:
+                        pending.error = exc
+                    raise
+                finally:
+                    for pending in batch:
+                        pending.done = True
+    if item.error is not None:
+        raise ReadAuditFailed("the read audit of this request could not be written") from item.error
 
 
 def record_patient_reads(
@@ -240,7 +404,8 @@ def record_patient_reads(
 ) -> None:
     """One event per patient read. Inside a transaction: on the organization's chain, like any event. Outside one
     (a read-only request): in their own short transaction, on a free read shard chain of the organization
-    (PostgreSQL) or queued for SQLite's single writer by :func:`sqlite_write_gate`."""
+    (PostgreSQL), or on SQLite group-committed with the read audits of the process's other waiting requests
+    (:func:`_group_commit_reads`)."""
     events = [
         EventSpec(action=action, patient_id=pid, object_type=object_type, object_id=str(pid)) for pid in patient_ids
     ]
@@ -248,6 +413,10 @@ def record_patient_reads(
         return
     if connection.in_atomic_block:
         record_events(actor=actor, events=events)
+        return
+    name = _sqlite_gate_name()
+    if name is not None:
+        _group_commit_reads(name, actor, events)
         return
     with sqlite_write_gate(), transaction.atomic():
         _append(actor, events, None, read_shards=True)

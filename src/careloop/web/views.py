@@ -154,5 +154,5 @@ def security_settings(request: HttpRequest, actor: Actor) -> HttpResponse:
 def audit_home(request: HttpRequest, actor: Actor) -> HttpResponse:
     from careloop.audit.models import AuditEvent
 
-    events = AuditEvent.objects.filter(organization_id=actor.organization_id).order_by("-seq")[:200]
+    events = AuditEvent.objects.filter(organization_id=actor.organization_id).order_by("-at", "-chain", "-seq")[:200]
     return render(request, "web/audit.html", {"events": events})

@@ -319,15 +319,17 @@ def cmd_risk_methodology(args: argparse.Namespace) -> int:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     _django()
     from careloop.billing.tasks import last_month_job, monthly_period
-    from careloop.worklist.scheduler import JOBS, Job, loop
+    from careloop.quality.tasks import refresh_job
+    from careloop.worklist.scheduler import JOBS, Job, daily, loop
 
     def report(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if row["status"] != "skipped" or args.verbose:
                 print(orjson.dumps(row).decode(), flush=True)
 
-    # Apps above the worklist add their jobs here: last month's billing run, once per month from the 1st.
-    jobs = (*JOBS, Job("billing.last_month", monthly_period, last_month_job))
+    # Apps above the worklist add their jobs here: the daily quality refresh (results and care gaps), last month's
+    # billing run once per month from the 1st.
+    jobs = (*JOBS, Job("quality.refresh", daily, refresh_job), Job("billing.last_month", monthly_period, last_month_job))
     loop(once=args.once, poll_seconds=args.poll, on_report=report, jobs=jobs)
     return 0
 
@@ -723,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         evaluate_cli.register(billing_sub)
 
-    p = sub.add_parser("scheduler", help="run periodic jobs (escalations every 5 min, recurring work daily)")
+    p = sub.add_parser("scheduler", help="run periodic jobs (escalations every 5 min; risk, recurring work, care "
+                                           "plans and quality daily; billing monthly)")
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
     p.add_argument("--poll", type=float, default=30.0, help="seconds between passes")
     p.add_argument("-v", "--verbose", action="store_true")

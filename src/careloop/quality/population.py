@@ -82,8 +82,10 @@ def run_population(
     valuesets: ValueSetIndex,
     actor: Actor,
     progress: Callable[[int], object] | None = None,
+    write_gaps: bool = True,
 ) -> RunSummary:
-    """Evaluate ``measures`` for ``period`` over the organization; replace the period's results and gaps."""
+    """Evaluate ``measures`` for ``period`` over the organization; replace the period's results and gaps
+    (``write_gaps=False``: results only, e.g. the month-end snapshots of the monthly trend)."""
     if actor.role not in RUN_ROLES or (actor.organization_id not in (None, organization_id)):
         raise PermissionDenied("only an administrator or leader of the organization may run quality measures")
     valuesets.require(u for m in measures for u in m.valuesets)
@@ -94,7 +96,8 @@ def run_population(
              "measure__in": ids}
     with transaction.atomic():
         MeasureResult.objects.filter(**scope).delete()
-        CareGap.objects.filter(**scope).delete()
+        if write_gaps:
+            CareGap.objects.filter(**scope).delete()
         results: list[tuple[Any, ...]] = []
         gaps: list[tuple[Any, ...]] = []
         for pid, resources in patient_resources(organization_id):
@@ -113,7 +116,7 @@ def run_population(
                     stratum = next((sid for sid, s in group.strata.items() if s.get(IP)), "")
                     results.append((organization_id, pid, measure.id, group.id, period.first, period.last, pops,
                                     stratum, now))
-                    gap = derive_gap(measure, group.id, pops, period.last)
+                    gap = derive_gap(measure, group.id, pops, period.last) if write_gaps else None
                     if gap is not None:
                         gaps.append((organization_id, pid, gap.measure, gap.group, period.first, period.last,
                                      gap.status, gap.missing, gap.closes_by, gap.due, gap.evidence, now))

@@ -16,6 +16,7 @@ from typing import Any
 
 from careloop.accounts import rules as access
 from careloop.audit.services import record_event
+from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import NotFound, PermissionDenied
 from careloop.quality.gaps import gap_key
@@ -77,6 +78,27 @@ def monthly_trend(*, actor: Actor, measure: str, year: int) -> list[dict[str, An
         points[end][1] += eligible
     return [{"month": end.strftime("%Y-%m"), "numerator": n, "denominator": d,
              "rate": round(n / d, 4) if d > 0 else None} for end, (n, d) in sorted(points.items())]
+
+
+def monthly_trends(*, actor: Actor, year: int) -> list[dict[str, Any]]:
+    """Every measure group's rate per month of ``year`` from the stored year-to-date snapshots, in one query:
+    ``[{"measure", "points": {"YYYY-MM": rate or None}}]``. Months without a snapshot are absent; the full-year
+    result counts as December's point only once the year is over (before that it is the year so far)."""
+    org = _require(actor, "quality.read")
+    last_end = dt.date(year, 12, 31) if clock.today() > dt.date(year, 12, 31) else dt.date(year, 12, 30)
+    sums: dict[tuple[str, str], dict[dt.date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for measure, group, end, pops in MeasureResult.objects.filter(
+        organization_id=org, period_start=dt.date(year, 1, 1), period_end__lte=last_end
+    ).values_list("measure", "group", "period_end", "populations"):
+        point = sums[(measure, group)][end]
+        point[0] += pops.get("numerator", 0) - pops.get("numerator_exclusion", 0)
+        point[1] += (pops.get("denominator", 0) - pops.get("denominator_exclusion", 0)
+                     - pops.get("denominator_exception", 0))
+    return [
+        {"measure": gap_key(measure, group),
+         "points": {end.strftime("%Y-%m"): (round(n / d, 4) if d > 0 else None) for end, (n, d) in sorted(pts.items())}}
+        for (measure, group), pts in sorted(sums.items())
+    ]
 
 
 def mvp_summary(performance: list[dict[str, Any]]) -> list[dict[str, Any]]:

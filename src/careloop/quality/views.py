@@ -29,9 +29,12 @@ def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]
 def dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
     first, last = period_bounds(request.GET.get("period", ""))
     rows = reports.measure_performance(actor=actor, first=first, last=last)
+    trends = reports.monthly_trends(actor=actor, year=first.year)
+    months = sorted({month for t in trends for month in t["points"]})
     return render(request, "quality/dashboard.html", {
         "period": f"{first}:{last}", "rows": rows, "mvp": reports.mvp_summary(rows),
-        "util": utilization_report(actor=actor, first=first, last=last),
+        "util": utilization_report(actor=actor, first=first, last=last), "year": first.year, "months": months,
+        "trends": [{"measure": t["measure"], "rates": [t["points"].get(m) for m in months]} for t in trends],
     })
 
 

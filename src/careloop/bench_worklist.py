@@ -5,9 +5,10 @@ a trivial authenticated route (GET /api/worklist/ping) measured in the same run.
    named by ``--database-url``, dropped and created again; its name must contain "bench"), migrated, with
    ``--patients`` patients and ``--tasks`` tasks written set-based (``core.db.insert_rows``), 20 coordinators
    and a bearer token each.
-2. uvicorn serves the app in a subprocess on a free loopback port: by default through its WSGI interface (what
-   ``careloop serve`` runs: a fixed thread pool, persistent database connections), ``--interface asgi`` for
-   comparison (a new thread and database connection per request). ``server_cpu_ms_per_request`` is the
+2. ``careloop serve --workers N`` serves the app in a subprocess on a free loopback port (uvicorn's WSGI interface:
+   a fixed thread pool, persistent database connections; N processes with their own ``SO_REUSEPORT`` sockets);
+   ``--interface asgi`` runs uvicorn's ASGI interface for comparison (a new thread and database connection per
+   request). ``server_cpu_ms_per_request`` is the
    server processes' own CPU time per request (what other load on the machine does not inflate much).
 3. Python threads with keep-alive ``http.client`` connections send a fixed number of requests to each route
    (bounded by ``--seconds`` too), rotating the coordinators' tokens and the queue filters.
@@ -131,8 +132,24 @@ def _measured(server_pid: int, run: Any) -> dict[str, Any]:
     return out
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _listeners(port: int) -> int:
+    """Listening TCP sockets on ``port`` (Linux /proc/net/tcp; -1 elsewhere)."""
+    try:
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return -1
+    local = f":{port:04X}"
+    return sum(1 for row in rows if row.split()[1].endswith(local) and row.split()[3] == "0A")
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0, listeners: int = 1) -> None:
+    """Until the server answers /api/health and ``listeners`` processes listen on the port (all workers up, so
+    that the clients' connections are spread over all of them)."""
     end = time.time() + timeout
+    while _listeners(port) not in (-1, *range(listeners, listeners + 64)) and time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        time.sleep(0.2)
     while time.time() < end:
         if proc.poll() is not None:
             raise RuntimeError("the server exited during start-up")
@@ -178,16 +195,16 @@ def bench_worklist(args: argparse.Namespace) -> int:
             if args.workdir:
                 saved.write_bytes(orjson.dumps(built))
         port = _free_port()
-        app = ["careloop.config.asgi:application"] if args.interface == "asgi" else [
-            "--interface", "wsgi", "careloop.config.wsgi:application"]
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and uvicorn
-            [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(args.server_workers), "--log-level", "warning", "--lifespan", "off",
-             "--no-access-log", "--http", HTTP_PROTOCOL],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        if args.interface == "asgi":
+            command = [sys.executable, "-m", "uvicorn", "careloop.config.asgi:application", "--host", "127.0.0.1",
+                       "--port", str(port), "--workers", str(args.server_workers), "--log-level", "warning",
+                       "--lifespan", "off", "--no-access-log", "--http", HTTP_PROTOCOL]
+        else:  # what `careloop serve` runs
+            command = [sys.executable, "-m", "careloop.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                       "--workers", str(args.server_workers)]
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603 - our own interpreter
         try:
-            _wait_ready(port, server)
+            _wait_ready(port, server, listeners=args.server_workers if args.interface == "wsgi" else 1)
             tokens = built["tokens"]
             due = built["due_before"]
             queue_paths = ["/api/worklist/queue?limit=50", "/api/worklist/queue?limit=50&type=monthly_checkin",

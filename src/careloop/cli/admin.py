@@ -173,7 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _django()
     from careloop.serve import serve
 
-    return serve(host=args.host, port=args.port)
+    return serve(host=args.host, port=args.port, workers=args.workers)
 
 
 
@@ -205,6 +205,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("serve", help="serve the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (each with its own socket on the port; the kernel spreads connections)")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("demo", help="set up a synthetic clinic on SQLite and serve it")

@@ -78,12 +78,50 @@ def record_events(*, actor: Actor, events: Sequence[EventSpec], organization_id:
     _append(actor, events, organization_id, read_shards=False)
 
 
-def _append(actor: Actor, events: Sequence[EventSpec], organization_id: int | None, *, read_shards: bool) -> None:
-    if not events:
-        return
+@dataclass(frozen=True)
+class _Prepared:
+    """Events ready to append, everything but their place in a chain: the stored values from organization_id to
+    detail (``rules.BODY_KEYS``, the time as the database stores it) and the hashed body of each."""
+
+    organization_id: int | None
+    rows: list[tuple[list[object], bytes]]
+
+
+def _prepare(actor: Actor, events: Sequence[EventSpec], organization_id: int | None) -> _Prepared:
     org_id = organization_id if organization_id is not None else actor.organization_id
     now = clock.now()
-    at = now.isoformat()
+    at, at_db = now.isoformat(), connection.ops.adapt_datetimefield_value(now)
+    rows: list[tuple[list[object], bytes]] = []
+    for spec in events:
+        values: dict[str, object] = {
+            "organization_id": org_id,
+            "at": at,
+            "actor_id": actor.user_id,
+            "actor_username": actor.username,
+            "role": actor.role,
+            "action": spec.action,
+            "patient_id": spec.patient_id,
+            "object_type": spec.object_type,
+            "object_id": spec.object_id,
+            "source_ip": actor.source_ip,
+            "outcome": spec.outcome,
+            "detail": orjson.dumps(spec.detail or {}, option=orjson.OPT_SORT_KEYS).decode(),
+        }
+        body = rules.row_body(values)  # the time is hashed as its ISO text and stored as a timestamp
+        stored = list(values.values())
+        stored[1] = at_db
+        rows.append((stored, body))
+    return _Prepared(org_id, rows)
+
+
+def _append(actor: Actor, events: Sequence[EventSpec], organization_id: int | None, *, read_shards: bool) -> None:
+    if events:
+        _write(_prepare(actor, events, organization_id), read_shards=read_shards)
+
+
+def _write(prepared: _Prepared, *, read_shards: bool) -> None:
+    """Append prepared events to their chain: lock the head, hash them in order, one INSERT, advance the head."""
+    org_id = prepared.organization_id
     # No savepoint: an audit failure must fail the caller's whole transaction anyway.
     with transaction.atomic(savepoint=False):
         if read_shards and connection.vendor == "postgresql":
@@ -93,30 +131,11 @@ def _append(actor: Actor, events: Sequence[EventSpec], organization_id: int | No
         else:
             chain = org_id or 0
             head_id, seq, prev = _lock_head(chain)
-        at_db = connection.ops.adapt_datetimefield_value(now)
         rows: list[tuple[object, ...]] = []
-        for spec in events:
+        for stored, body in prepared.rows:
             seq += 1
-            values: dict[str, object] = {
-                "chain": chain,
-                "seq": seq,
-                "organization_id": org_id,
-                "at": at,
-                "actor_id": actor.user_id,
-                "actor_username": actor.username,
-                "role": actor.role,
-                "action": spec.action,
-                "patient_id": spec.patient_id,
-                "object_type": spec.object_type,
-                "object_id": spec.object_id,
-                "source_ip": actor.source_ip,
-                "outcome": spec.outcome,
-                "detail": orjson.dumps(spec.detail or {}, option=orjson.OPT_SORT_KEYS).decode(),
-            }
-            digest = rules.row_hash(values, prev)
-            row = [*values.values(), prev, digest]
-            row[3] = at_db  # hashed as its ISO text, stored as a timestamp
-            rows.append(tuple(row))
+            digest = rules.chained_hash(chain, seq, body, prev)
+            rows.append((chain, seq, *stored, prev, digest))
             prev = digest
         with connection.cursor() as cur:
             _insert_events(cur, rows)
@@ -354,8 +373,7 @@ class ReadAuditFailed(RuntimeError):
 
 @dataclass
 class _PendingReads:
-    actor: Actor
-    events: list[EventSpec]
+    prepared: _Prepared
     done: bool = False
     error: BaseException | None = None
 
@@ -376,7 +394,7 @@ def _group_commit_reads(name: str, actor: Actor, events: list[EventSpec]) -> Non
     dirtied by several batches) per group instead of per request. If the transaction fails, nothing of the group
     is stored and every request of the group fails.
     """
-    item = _PendingReads(actor, events)
+    item = _PendingReads(_prepare(actor, events, None))  # all but hashing, before queueing for the writer
     with _PENDING_LOCK:
         _PENDING.setdefault(name, []).append(item)
     with _GATE:
@@ -387,7 +405,7 @@ def _group_commit_reads(name: str, actor: Actor, events: list[EventSpec]) -> Non
                 try:
                     with transaction.atomic():
                         for pending in batch:
-                            _append(pending.actor, pending.events, None, read_shards=True)
+                            _write(pending.prepared, read_shards=True)
                 except BaseException as exc:
                     for pending in batch:
                         pending.error = exc

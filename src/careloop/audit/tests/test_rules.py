@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from careloop.audit.rules import GENESIS, ChainProblem, row_hash, verify_chain
+import pytest
+
+from careloop.audit.rules import GENESIS, ChainProblem, chained_hash, row_body, row_hash, verify_chain
 from careloop.audit.tests.factories import chain_rows, rehashed
 
 
@@ -118,3 +120,16 @@ def test_several_problems_in_one_chain_are_all_reported() -> None:
         ChainProblem(1, 3, None, "deleted", "rows 3..3 are missing"),
         ChainProblem(1, 5, None, "truncated", "chain head is at 5 but the last row is 4"),
     ]
+
+
+@pytest.mark.parametrize("detail", ["{}", '{"a":"quote \\" and \\\\ and é ✓","n":[1,2.5,null]}'])
+@pytest.mark.parametrize("patient_id", [None, 0, 123456789012])
+def test_chained_hash_from_a_row_body_equals_row_hash(detail: str, patient_id: int | None) -> None:
+    values: dict[str, object] = {
+        "chain": 3 * (1 << 40) + 7, "seq": 42, "organization_id": 7, "at": "2026-11-29T09:00:00.123456+00:00",
+        "actor_id": None, "actor_username": "nína \"o'k\"", "role": "coordinator", "action": "task.listed",
+        "patient_id": patient_id, "object_type": "Patient", "object_id": str(patient_id), "source_ip": "::1",
+        "outcome": "success", "detail": detail,
+    }
+    prev = "ab" * 32
+    assert chained_hash(3 * (1 << 40) + 7, 42, row_body(values), prev) == row_hash(values, prev)

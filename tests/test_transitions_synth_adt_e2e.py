@@ -44,6 +44,7 @@ class Stay:
     discharged: str = ""  # PV1-45 as sent, "" while not discharged
     disposition: str = ""
     patient_mbi: str = ""
+    patient_type: str = ""  # PV1-18: "OBS" marks an observation stay on an outpatient (O) visit
 
 
 def hl7_time(ts: str) -> dt.datetime:
@@ -70,6 +71,7 @@ def expected_stays(adt_dir: Path) -> tuple[int, dict[tuple[str, str], Stay]]:
             key = (facility, pv1[19].split("^")[0])
             stay = stays.setdefault(key, Stay(*key))
             stay.klass = pv1[2]
+            stay.patient_type = pv1[18] if len(pv1) > 18 else ""
             stay.patient_mbi = next(i.split("^")[0] for i in pid[3].split("~") if i.endswith("^MB")) if pid else ""
             if event == "A03":
                 stay.discharged, stay.disposition = pv1[45], pv1[36]
@@ -111,7 +113,8 @@ def test_synthetic_adt_stream_over_mllp_lands_on_the_board_with_its_deadlines(tm
 
     sent, stays = expected_stays(tmp_path / "adt")
     assert RawHl7Message.objects.filter(organization=org).count() == sent
-    discharged = {k: s for k, s in stays.items() if s.discharged and s.klass in ("I", "E")}
+    discharged = {k: s for k, s in stays.items()
+                  if s.discharged and (s.klass in ("I", "E") or (s.klass, s.patient_type) == ("O", "OBS"))}
     assert len(discharged) >= 10, "the synthetic clinic should have several hospital discharges"
     episodes = {(e.encounter.facility, e.encounter.visit_number): e
                 for e in TransitionEpisode.objects.filter(organization=org).select_related("encounter", "patient")}
@@ -119,7 +122,7 @@ def test_synthetic_adt_stream_over_mllp_lands_on_the_board_with_its_deadlines(tm
         ep = episodes.get(key)
         assert ep is not None, f"no episode for discharged stay {key}"
         assert ep.status != "cancelled"
-        assert ep.setting == {"I": "inpatient", "E": "emergency"}[stay.klass]
+        assert ep.setting == {"I": "inpatient", "E": "emergency", "O": "observation"}[stay.klass]
         assert ep.discharged_at == hl7_time(stay.discharged)
         assert ep.patient.mbi == stay.patient_mbi
         if stay.disposition in NO_TCM:

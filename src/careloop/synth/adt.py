@@ -67,10 +67,12 @@ def _pid(ctx: PatientCtx, m: int, hospital: int | None, dead_at: int | None) -> 
 
 
 def _pv1(klass: str, location: str, attending: str, visit: str, admit_ts: str, *, admit_type: str = "",
-         prior: str = "", service: str = "", source: str = "", disposition: str = "", discharge_ts: str = "") -> str:
+         prior: str = "", service: str = "", source: str = "", disposition: str = "", discharge_ts: str = "",
+         patient_type: str = "") -> str:
     f = [""] * 46
     f[0], f[1], f[2], f[3], f[4], f[6], f[7] = "PV1", "1", klass, location, admit_type, prior, attending
-    f[10], f[14], f[19], f[36], f[44], f[45] = service, source, visit, disposition, admit_ts, discharge_ts
+    f[10], f[14], f[18], f[19] = service, source, patient_type, visit
+    f[36], f[44], f[45] = disposition, admit_ts, discharge_ts
     while f and f[-1] == "":
         f.pop()
     return "|".join(f)
@@ -131,7 +133,9 @@ class Builder:
             pv1 = _pv1(klass, loc, attending, visit, admit or (arrive_ts if klass == "E" else admit_ts),
                        admit_type="C" if not stay.via_ed else "E", prior=prior,
                        service=service if klass in ("I", "O") else "", source="7" if stay.via_ed else "2",
-                       disposition=dispo, discharge_ts=discharge)
+                       disposition=dispo, discharge_ts=discharge,
+                       # an observation stay is an outpatient (O) visit the hospital marks with patient type OBS
+                       patient_type="OBS" if stay.kind == "OBS" and klass == "O" else "")
             segs = [self.pid(m, stay.hospital, dead, stale), pv1, _dg1(dx.icd, dx.display, arrive_ts, kind)]
             self._emit(m, trigger, hosp.app, fac, segs, ri(rng, 0, 59))
 

@@ -405,6 +405,8 @@ def test_adt_visit_numbers_match_encounter_identifiers(clinic: SynthResult,
         klass = enc["class"]["code"]
         assert pv1[2] in {"EMER": "E", "IMP": "EI", "OBSENC": "EO", "AMB": "O"}[klass] or (
             klass == "EMER" and pv1[2] == "I"), (klass, pv1[2])
+        if klass == "OBSENC" and pv1[2] == "O":  # an observation stay, not a clinic visit: PV1-18 says so
+            assert len(pv1) > 18 and pv1[18] == "OBS", number
         event = fields(message.split("\r")[0])[8].split("^")[1]
         if event == "A03" and klass != "AMB" and len(pv1) > 45 and enc["status"] == "finished":
             assert pv1[36] and pv1[45]

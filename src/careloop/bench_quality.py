@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,11 +23,12 @@ from typing import Any
 
 import orjson
 
+from careloop.quality.engine.batch import batch_gc
 from careloop.quality.engine.fhir import PatientData, concept_codes, reference_id
 from careloop.quality.engine.period import MeasurementPeriod
 from careloop.quality.engine.valuesets import ValueSetIndex
 from careloop.quality.measures import REGISTRY, get_measure
-from careloop.quality.measures.base import Measure, MeasureResult
+from careloop.quality.measures.base import IP, Measure, MeasureResult
 from careloop.quality.rules import evaluate_patient
 
 PATIENT_LINKS = ("subject", "patient", "beneficiary", "for")
@@ -39,38 +41,167 @@ def _patient_of(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
+ByteRange = tuple[int, int]  # byte offsets [start, end) in one NDJSON file; end -1 is the end of the file
+
+
+def _lines(path: Path, span: ByteRange = (0, -1)) -> Iterator[dict[str, Any]]:
+    start, end = span
+    limit = end if end >= 0 else sys.maxsize
     with path.open("rb") as fh:
+        if start:
+            fh.seek(start)
+        position = start
         for line in fh:
+            if position >= limit:
+                break
+            position += len(line)
             if line.strip():
                 yield orjson.loads(line)
 
 
-def _linked(path: Path) -> Iterator[tuple[str | None, dict[str, Any]]]:
-    for resource in _lines(path):
-        yield _patient_of(resource), resource
+_NO_LINK = object()
+Run = tuple[str | None, list[dict[str, Any]]]  # consecutive resources of one patient (None: of no patient)
 
 
-def patients_from_ndjson(folder: Path) -> Iterator[list[dict[str, Any]]]:
+def _runs(path: Path, span: ByteRange = (0, -1)) -> Iterator[Run]:
+    """The file's resources (or its byte range's) in runs of consecutive resources of the same patient (``None``:
+    of no patient), as (patient id, resources). An empty resource ends the file. One generator per file and no
+    per-line helper calls: this runs for every resource of the clinic."""
+    start, end = span
+    limit = end if end >= 0 else sys.maxsize
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    last_ref: object = _NO_LINK
+    last_owner: str | None = None
+    owner: str | None = None
+    run_owner: str | None = None
+    run: list[dict[str, Any]] | None = None
+    with path.open("rb") as fh:
+        if start:
+            fh.seek(start)
+        position = start
+        for line in fh:
+            if position >= limit:
+                break
+            position += len(line)
+            try:
+                resource = loads(line)
+            except decode_error:
+                if line.strip():
+                    raise
+                continue  # a blank line
+            if not resource:
+                break
+            if "subject" in resource:  # PATIENT_LINKS, in order
+                ref = resource["subject"]
+            elif "patient" in resource:
+                ref = resource["patient"]
+            elif "beneficiary" in resource:
+                ref = resource["beneficiary"]
+            elif "for" in resource:
+                ref = resource["for"]
+            else:
+                ref = _NO_LINK
+            if ref is _NO_LINK:
+                owner = None
+            else:
+                if isinstance(ref, dict):
+                    ref = ref.get("reference")
+                if ref != last_ref or not isinstance(ref, str):  # consecutive resources share their patient
+                    last_ref, last_owner = ref, reference_id(ref)
+                owner = last_owner
+            if run is not None and owner == run_owner:
+                run.append(resource)
+            else:
+                if run is not None:
+                    yield run_owner, run
+                run_owner, run = owner, [resource]
+    if run is not None:
+        yield run_owner, run
+
+
+def patients_from_ndjson(folder: Path, spans: dict[str, ByteRange] | None = None) -> Iterator[list[dict[str, Any]]]:
     """Each patient's resources, read in step from per-type NDJSON files written patient by patient.
-    Resources that belong to no patient (organizations, practitioners) are skipped."""
-    done: tuple[str | None, dict[str, Any]] = (None, {})
-    readers: list[tuple[Iterator[tuple[str | None, dict[str, Any]]], list[tuple[str | None, dict[str, Any]]]]] = []
+    Resources that belong to no patient (organizations, practitioners) are skipped. ``spans`` restricts each file
+    (by name) to a byte range (see ``split_clinic``)."""
+    whole: ByteRange = (0, -1)
+    done: Run = (None, [])
+    readers: list[tuple[Iterator[Run], list[Run]]] = []
     for path in sorted(folder.glob("*.ndjson")):
         if path.stem != "Patient":
-            stream = _linked(path)
+            stream = _runs(path, spans.get(path.name, whole) if spans else whole)
             readers.append((stream, [next(stream, done)]))
-    for patient in _lines(folder / "Patient.ndjson"):
+    for patient in _lines(folder / "Patient.ndjson", spans.get("Patient.ndjson", whole) if spans else whole):
         pid = patient.get("id")
         resources = [patient]
         for stream, head in readers:
-            owner, resource = head[0]
-            while resource and owner in (pid, None):
+            owner, run = head[0]
+            while run and owner in (pid, None):
                 if owner == pid:
-                    resources.append(resource)
+                    resources.extend(run)
                 head[0] = next(stream, done)
-                owner, resource = head[0]
+                owner, run = head[0]
         yield resources
+
+
+def _line_start(fh: Any, offset: int) -> int:
+    """The offset of the first line that starts at or after ``offset``."""
+    if offset <= 0:
+        return 0
+    fh.seek(offset - 1)
+    fh.readline()
+    return int(fh.tell())
+
+
+def _owner_rank(fh: Any, offset: int, rank: dict[str, int]) -> int:
+    """The rank (position in Patient.ndjson) of the patient owning the first patient resource from ``offset``
+    (a line start) on; resources of no (known) patient are passed over; past the last one, a rank after all."""
+    fh.seek(offset)
+    for line in fh:
+        if line.strip():
+            owner = _patient_of(orjson.loads(line))
+            if owner is not None and owner in rank:
+                return rank[owner]
+    return len(rank)
+
+
+def _first_offset(path: Path, target: int, rank: dict[str, int]) -> int:
+    """The first line of ``path`` from which on every patient resource belongs to a patient ranked ``target`` or
+    later: a binary search over byte offsets, as the file is ordered by patient like Patient.ndjson."""
+    with path.open("rb") as fh:
+        lo, hi = 0, path.stat().st_size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _owner_rank(fh, _line_start(fh, mid), rank) >= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        return _line_start(fh, lo)
+
+
+def split_clinic(folder: Path, parts: int) -> list[dict[str, ByteRange]]:
+    """Byte ranges of every NDJSON file for ``parts`` workers, each taking a contiguous block of patients, so that
+    a worker reads (and parses) only its own patients' resources. Patient.ndjson is read once for the order of the
+    patients; each other file is searched for the ``parts - 1`` boundaries (a few dozen probes each)."""
+    offsets: list[int] = []
+    rank: dict[str, int] = {}
+    position = 0
+    with (folder / "Patient.ndjson").open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                pid = orjson.loads(line).get("id")
+                if isinstance(pid, str):
+                    rank.setdefault(pid, len(offsets))
+                offsets.append(position)
+            position += len(line)
+    total = len(offsets)
+    targets = [total * k // parts for k in range(1, parts)]
+    bounds: dict[str, list[int]] = {
+        "Patient.ndjson": [0] + [offsets[t] if t < total else position for t in targets] + [-1]
+    }
+    for path in sorted(folder.glob("*.ndjson")):
+        if path.stem != "Patient":
+            bounds[path.name] = [0] + [_first_offset(path, t, rank) for t in targets] + [-1]
+    return [{name: (b[k], b[k + 1]) for name, b in bounds.items()} for k in range(parts)]
 
 
 def stand_in_valuesets(folder: Path, measures: list[Measure]) -> ValueSetIndex:
@@ -87,22 +218,22 @@ def stand_in_valuesets(folder: Path, measures: list[Measure]) -> ValueSetIndex:
     return ValueSetIndex({u: frozenset(c for c in codes if member(u, c)) for u in urls})
 
 
-def evaluate_clinic(folder: Path, measures: list[Measure], period: MeasurementPeriod,
-                    valuesets: ValueSetIndex, part: int = 0, parts: int = 1) -> tuple[int, dict[str, dict[str, int]]]:
-    """Totals over the clinic's patients; with ``parts`` > 1, only patient number ``i`` with ``i % parts == part``
-    (the others are read past, not evaluated), so that ``parts`` processes share the clinic."""
+def evaluate_clinic(folder: Path, measures: list[Measure], period: MeasurementPeriod, valuesets: ValueSetIndex,
+                    spans: dict[str, ByteRange] | None = None) -> tuple[int, dict[str, dict[str, int]]]:
+    """Totals over the clinic's patients (with ``spans``, over one worker's share, see ``split_clinic``)."""
     totals: dict[str, dict[str, int]] = {m.id: {} for m in measures}
     patients = 0
-    for index, resources in enumerate(patients_from_ndjson(folder)):
-        if index % parts != part:
-            continue
-        patients += 1
-        data = PatientData(resources)
-        for measure in measures:
-            result: MeasureResult = evaluate_patient(measure, data, period, valuesets)
-            counts = totals[measure.id]
-            for key, value in result.groups[0].populations.items():
-                counts[key] = counts.get(key, 0) + value
+    with batch_gc():
+        for resources in patients_from_ndjson(folder, spans):
+            patients += 1
+            data = PatientData(resources)
+            for measure in measures:
+                result: MeasureResult = evaluate_patient(measure, data, period, valuesets)
+                counts = totals[measure.id]
+                populations = result.groups[0].populations
+                if populations.get(IP) or not counts:  # outside the initial population every count is 0
+                    for key, value in populations.items():
+                        counts[key] = counts.get(key, 0) + value
     return patients, totals
 
 
@@ -113,32 +244,35 @@ def _merge(into: dict[str, dict[str, int]], other: dict[str, dict[str, int]]) ->
             bucket[key] = bucket.get(key, 0) + value
 
 
-def _worker(job: tuple[Path, list[str], str, ValueSetIndex, int, int]) -> tuple[int, dict[str, dict[str, int]], float]:
-    folder, ids, period, valuesets, part, parts = job
+def _worker(job: tuple[Path, list[str], str, ValueSetIndex, dict[str, ByteRange]]
+            ) -> tuple[int, dict[str, dict[str, int]], float]:
+    folder, ids, period, valuesets, spans = job
     cpu = time.process_time()
     patients, totals = evaluate_clinic(folder, [get_measure(m) for m in ids], MeasurementPeriod.parse(period),
-                                       valuesets, part, parts)
+                                       valuesets, spans)
     return patients, totals, time.process_time() - cpu
 
 
 def evaluate_parallel(folder: Path, measures: list[Measure], period: str, valuesets: ValueSetIndex,
                       workers: int) -> tuple[int, dict[str, dict[str, int]], float]:
-    """``evaluate_clinic`` split over ``workers`` processes (patients are independent); returns patients, totals
-    and the CPU seconds summed over the workers."""
+    """``evaluate_clinic`` split over ``workers`` processes (patients are independent; each worker reads only the
+    byte ranges of its block of patients); returns patients, totals and the CPU seconds of the split plus the
+    workers'."""
+    cpu = time.process_time()
     if workers <= 1:
-        cpu = time.process_time()
         patients, totals = evaluate_clinic(folder, measures, MeasurementPeriod.parse(period), valuesets)
         return patients, totals, time.process_time() - cpu
     import multiprocessing
 
     ids = [m.id for m in measures]
-    jobs = [(folder, ids, period, valuesets, part, workers) for part in range(workers)]
+    jobs = [(folder, ids, period, valuesets, spans) for spans in split_clinic(folder, workers)]
+    split_cpu = time.process_time() - cpu
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         outcomes = pool.map(_worker, jobs)
     merged: dict[str, dict[str, int]] = {m: {} for m in ids}
     for _, part_totals, _ in outcomes:
         _merge(merged, part_totals)
-    return sum(o[0] for o in outcomes), merged, sum(o[2] for o in outcomes)
+    return sum(o[0] for o in outcomes), merged, split_cpu + sum(o[2] for o in outcomes)
 
 
 def bench_quality(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,7 +300,7 @@ def bench_quality(args: argparse.Namespace) -> dict[str, Any]:
             valuesets = stand_in_valuesets(data, measures)
             source = "stand-in"
         valuesets.require(u for m in measures for u in m.valuesets)
-        workers = max(1, min(int(getattr(args, "workers", None) or 1), os.cpu_count() or 1))
+        workers = max(1, min(int(getattr(args, "workers", None) or os.cpu_count() or 1), os.cpu_count() or 1))
         start = time.perf_counter()
         patients, totals, cpu_seconds = evaluate_parallel(data, measures, args.period, valuesets, workers)
         seconds = time.perf_counter() - start

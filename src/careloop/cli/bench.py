@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--valuesets", help="folder of ValueSet JSON files (default: a stand-in built from the data)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--workdir", help="where to write the generated files (default: a temp folder)")
-    p.add_argument("--workers", type=int, help="evaluation processes (default 1; at most the CPU count)")
+    p.add_argument("--workers", type=int, help="evaluation processes (default and at most: the CPU count)")
     p.set_defaults(fn=cmd_bench)
     p = bsub.add_parser("adt", help="ADT over MLLP end to end vs a bare frame-and-ACK ceiling; --kill-test")
     p.add_argument("--messages", type=int, default=10000)

@@ -20,6 +20,7 @@ from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.db import insert_rows
 from careloop.core.errors import PermissionDenied
+from careloop.quality.engine.batch import batch_gc
 from careloop.quality.engine.fhir import PatientData
 from careloop.quality.engine.period import MeasurementPeriod
 from careloop.quality.engine.valuesets import ValueSetIndex
@@ -27,7 +28,7 @@ from careloop.quality.gaps import derive_gap
 from careloop.quality.measures.base import IP, Measure
 from careloop.quality.models import CareGap, MeasureResult
 from careloop.quality.rules import evaluate_patient
-from careloop.registry.models import FhirResource
+from careloop.registry.models import FhirResource, Patient
 
 BATCH = 2000
 RESULT_COLUMNS = ["organization", "patient", "measure", "group", "period_start", "period_end", "populations",
@@ -50,10 +51,31 @@ class RunSummary:
                 "closed_gaps": self.closed_gaps, "totals": self.totals}
 
 
-def patient_resources(organization_id: int, chunk_size: int = 2000) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """Each patient's resources as received, grouped from one query ordered by patient."""
+PatientRange = tuple[int | None, int | None]  # patient ids [first, end); None: unbounded
+
+
+def patient_id_ranges(organization_id: int, parts: int) -> list[PatientRange]:
+    """The organization's patients in ``parts`` contiguous blocks of patient ids (about as many patients each), so
+    that ``parts`` workers each read only their own patients' resources (``patient_resources(..., patients=)``)."""
+    ids = list(Patient.objects.filter(organization_id=organization_id).order_by("pk").values_list("pk", flat=True))
+    parts = max(1, parts)
+    cuts = [ids[i] for i in sorted({len(ids) * k // parts for k in range(1, parts)} - {0})]
+    bounds: list[int | None] = [None, *cuts, None]
+    return [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+
+
+def patient_resources(organization_id: int, chunk_size: int = 2000,
+                      patients: PatientRange = (None, None)) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Each patient's resources as received, grouped from one query ordered by patient (optionally only the
+    patients whose ids fall in ``patients``, see ``patient_id_ranges``)."""
+    scope = FhirResource.objects.filter(organization_id=organization_id, patient__isnull=False)
+    first, end = patients
+    if first is not None:
+        scope = scope.filter(patient_id__gte=first)
+    if end is not None:
+        scope = scope.filter(patient_id__lt=end)
     rows = (
-        FhirResource.objects.filter(organization_id=organization_id, patient__isnull=False)
+        scope
         .order_by("patient_id", "id")
         .values_list("patient_id", "body")
         .iterator(chunk_size=chunk_size)
@@ -94,7 +116,7 @@ def run_population(
     summary = RunSummary(totals={m.id: {} for m in measures})
     scope = {"organization_id": organization_id, "period_start": period.first, "period_end": period.last,
              "measure__in": ids}
-    with transaction.atomic():
+    with transaction.atomic(), batch_gc():
         MeasureResult.objects.filter(**scope).delete()
         if write_gaps:
             CareGap.objects.filter(**scope).delete()

@@ -15,11 +15,22 @@ from careloop.quality.engine.period import MeasurementPeriod
 from careloop.quality.engine.valuesets import ValueSetIndex
 from careloop.quality.measures.base import Measure, MeasureResult, evaluate
 
+# The context of the last patient evaluated: measures evaluated in turn for one patient share it (a Context holds
+# nothing of its own but the period as an interval and references to the patient's caches).
+_last: tuple[PatientData, MeasurementPeriod, ValueSetIndex, Context] | None = None
+
 
 def evaluate_patient(
     measure: Measure, data: PatientData, period: MeasurementPeriod, valuesets: ValueSetIndex
 ) -> MeasureResult:
-    return evaluate(measure, Context(data, period, valuesets))
+    global _last
+    last = _last
+    if last is not None and last[0] is data and last[2] is valuesets and last[1] == period:
+        ctx = last[3]
+    else:
+        ctx = Context(data, period, valuesets)
+        _last = (data, period, valuesets, ctx)
+    return evaluate(measure, ctx)
 
 
 def evaluate_bundle(

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from careloop.quality.engine.fhir import Code, PatientData
+from careloop.quality.engine.fhir import Code, PatientData, Resource
 from careloop.quality.engine.period import MeasurementPeriod, Span
 from careloop.quality.engine.valuesets import ValueSetIndex
 
 T = TypeVar("T")
 
 VSAC = "http://cts.nlm.nih.gov/fhir/ValueSet/"
+
+# The measurement period as an interval, per period (a Context is made per patient and measure).
+_SPANS: dict[MeasurementPeriod, Span] = {}
 
 
 def vsac(oid: str) -> str:
@@ -28,9 +31,21 @@ class Context:
     valuesets: ValueSetIndex
 
     def __post_init__(self) -> None:
-        self.mp: Span = self.period.span
+        mp = _SPANS.get(self.period)
+        if mp is None:
+            mp = _SPANS[self.period] = self.period.span
+        self.mp: Span = mp
         # Shared by every measure evaluated for this patient with the same period and value sets.
-        self._memo = self.data.memo.setdefault((self.period, self.valuesets), {})
+        key = (self.period, self.valuesets)
+        memo = self.data.memo.get(key)
+        if memo is None:
+            memo = self.data.memo[key] = {}
+        self._memo = memo
+        # Retrieves (``qicore``), cached per patient and value sets.
+        retrieves = self.data.retrieves.get(self.valuesets)
+        if retrieves is None:
+            retrieves = self.data.retrieves[self.valuesets] = {}
+        self.retrieves: dict[tuple[object, ...], list[Resource]] = retrieves
 
     def vs(self, url: str) -> frozenset[Code]:
         return self.valuesets[url]

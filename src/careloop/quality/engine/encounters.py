@@ -5,7 +5,7 @@ from __future__ import annotations
 from careloop.quality.engine.context import Context, vsac
 from careloop.quality.engine.fhir import Resource
 from careloop.quality.engine.period import during
-from careloop.quality.engine.qicore import encounters_performed
+from careloop.quality.engine.qicore import cached_retrieve, is_encounter_performed
 
 OFFICE_VISIT = vsac("2.16.840.1.113883.3.464.1003.101.12.1001")
 ANNUAL_WELLNESS_VISIT = vsac("2.16.840.1.113883.3.526.3.1240")
@@ -38,15 +38,27 @@ ADULT_OUTPATIENT = (
 )
 
 
+def _performed_in_period(ctx: Context, day: bool) -> set[int]:
+    """The finished encounters (by ``id``) whose period lies within (the days of) the measurement period: worked
+    out once per patient, then each kind of visit is a retrieve filtered by it."""
+    def compute() -> set[int]:
+        mp, data = ctx.mp, ctx.data
+        return {
+            id(e)
+            for e in data.all("Encounter")
+            if is_encounter_performed(e)
+            and (span := data.span(e, "period")) is not None
+            and during(span, mp, day=day) is True
+        }
+
+    return ctx.memo("encounters-performed-in-period-day" if day else "encounters-performed-in-period", compute)
+
+
 def performed_during_period(ctx: Context, *urls: str, codes: tuple[tuple[str, str], ...] = (),
                             day: bool = True) -> list[Resource]:
     """Finished encounters of the given kinds whose period lies within (the days of) the measurement period."""
-    mp, data = ctx.mp, ctx.data
-    return [
-        e
-        for e in encounters_performed(ctx, *urls, codes=codes)
-        if (span := data.span(e, "period")) is not None and during(span, mp, day=day) is True
-    ]
+    inside = _performed_in_period(ctx, day)
+    return [e for e in cached_retrieve(ctx, "Encounter", urls, codes) if id(e) in inside]
 
 
 def adult_outpatient_encounters(ctx: Context) -> list[Resource]:

@@ -111,24 +111,35 @@ class Span:
 
 
 # --- comparisons of points --------------------------------------------------------------------------------
-
-
-def _key(moment: dt.datetime, day: bool) -> dt.datetime | dt.date:
-    return moment.date() if day else moment
+# At day precision the comparison is between calendar days (``moment.date()``). These run millions of times per
+# population run, so they are written out rather than built from helpers, and the interval phrases below stop at
+# the first false operand (``all3`` of pure comparisons, evaluated lazily).
 
 
 def lt(a: Point, b: Point, day: bool = False) -> Tri:
-    if _key(a.hi, day) < _key(b.lo, day):  # type: ignore[operator]
+    if day:
+        if a.hi.date() < b.lo.date():
+            return True
+        if a.lo.date() >= b.hi.date():
+            return False
+        return None
+    if a.hi < b.lo:
         return True
-    if _key(a.lo, day) >= _key(b.hi, day):  # type: ignore[operator]
+    if a.lo >= b.hi:
         return False
     return None
 
 
 def le(a: Point, b: Point, day: bool = False) -> Tri:
-    if _key(a.hi, day) <= _key(b.lo, day):  # type: ignore[operator]
+    if day:
+        if a.hi.date() <= b.lo.date():
+            return True
+        if a.lo.date() > b.hi.date():
+            return False
+        return None
+    if a.hi <= b.lo:
         return True
-    if _key(a.lo, day) > _key(b.hi, day):  # type: ignore[operator]
+    if a.lo > b.hi:
         return False
     return None
 
@@ -141,36 +152,72 @@ def ge(a: Point, b: Point, day: bool = False) -> Tri:
     return le(b, a, day)
 
 
+def _and(first: Tri, second: Tri) -> Tri:
+    """CQL ``and`` of two operands already known not to include a false first one."""
+    if second is False:
+        return False
+    return True if first is True and second is True else None
+
+
 def same(a: Point, b: Point, day: bool = False) -> Tri:
     """``same day as`` (or the same moment)."""
-    return all3(le(a, b, day), ge(a, b, day))
+    first = le(a, b, day)
+    return False if first is False else _and(first, le(b, a, day))
 
 
 # --- interval timing phrases ------------------------------------------------------------------------------
 
 
 def within(p: Point, s: Span, day: bool = False) -> Tri:
-    """``p during s`` / ``p in s`` for a point."""
-    return all3(ge(p, s.start, day), le(p, s.end, day))
+    """``p during s`` / ``p in s`` for a point: ``s.start <= p and p <= s.end`` (``le`` written out)."""
+    start, end = s.start, s.end
+    if day:
+        lo, hi = p.lo.date(), p.hi.date()
+        if start.hi.date() <= lo:
+            first: Tri = True
+        elif start.lo.date() > hi:
+            return False
+        else:
+            first = None
+        if hi <= end.lo.date():
+            return first
+        if lo > end.hi.date():
+            return False
+        return None
+    if start.hi <= p.lo:
+        first = True
+    elif start.lo > p.hi:
+        return False
+    else:
+        first = None
+    if p.hi <= end.lo:
+        return first
+    if p.lo > end.hi:
+        return False
+    return None
 
 
 def during(x: Span, s: Span, day: bool = False) -> Tri:
-    """``x during s`` (included in)."""
-    return all3(ge(x.start, s.start, day), le(x.end, s.end, day))
+    """``x during s`` (included in): ``s.start <= x.start and x.end <= s.end`` (``le`` written out)."""
+    first = le(s.start, x.start, day)
+    return False if first is False else _and(first, le(x.end, s.end, day))
 
 
 def overlaps(x: Span, s: Span, day: bool = False) -> Tri:
-    return all3(le(x.start, s.end, day), ge(x.end, s.start, day))
+    first = le(x.start, s.end, day)
+    return False if first is False else _and(first, le(s.start, x.end, day))
 
 
 def overlaps_before(x: Span, s: Span, day: bool = False) -> Tri:
     """``x overlaps before s``: x starts before s starts and overlaps it."""
-    return all3(lt(x.start, s.start, day), ge(x.end, s.start, day))
+    first = lt(x.start, s.start, day)
+    return False if first is False else _and(first, le(s.start, x.end, day))
 
 
 def overlaps_after(x: Span, s: Span, day: bool = False) -> Tri:
     """``x overlaps after s``: x ends after s ends and overlaps it."""
-    return all3(gt(x.end, s.end, day), le(x.start, s.end, day))
+    first = lt(s.end, x.end, day)
+    return False if first is False else _and(first, le(x.start, s.end, day))
 
 
 def starts_during(x: Span, s: Span, day: bool = False) -> Tri:
@@ -201,6 +248,9 @@ def _clamp_add(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
         return MAX if delta > dt.timedelta(0) else MIN
 
 
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # by month - 1; February of leap years has 29
+
+
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     """Calendar months, keeping the day of month where it exists (Jan 31 + 1 month = Feb 28), as CQL does."""
     if moment in (MIN, MAX):
@@ -209,7 +259,9 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     year, month = divmod(index, 12)
     if year < 1 or year > 9999:
         return MAX if months > 0 else MIN
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    day = moment.day
+    if day > 28:  # keep the day of month where it exists
+        day = min(day, _DAYS_IN_MONTH[month] + (month == 1 and calendar.isleap(year)))
     return moment.replace(year=year, month=month + 1, day=day)
 
 

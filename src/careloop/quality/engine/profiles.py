@@ -90,6 +90,9 @@ def _requested(resource: Resource) -> bool:
     )
 
 
+# Profiles every resource (of the profile's type) meets by its content: only a declared profile says otherwise.
+ALWAYS = frozenset({LAB_RESULT, CLINICAL_RESULT, SCREENING_ASSESSMENT, SIMPLE_OBSERVATION})
+
 CONTENT: dict[str, Callable[[Resource], bool]] = {
     ENCOUNTER_DIAGNOSIS: lambda r: "encounter-diagnosis" in _categories(r),
     PROBLEM: lambda r: bool({"problem-list-item", "health-concern"} & _categories(r)),
@@ -124,6 +127,15 @@ def is_profile(resource: Resource, profile: str) -> bool:
         return profile in found
     return CONTENT[profile](resource)
 
+
+# Observation profiles whose content rule requires one of these codes in Observation.code (when the observation
+# declares no profile).
+CODED: dict[str, frozenset[tuple[str, str]]] = {
+    BLOOD_PRESSURE: frozenset({BP_PANEL}),
+    BMI: frozenset({BMI_CODE}),
+    PREGNANCY_STATUS: frozenset({PREGNANCY_STATUS_CODE}),
+    SMOKING_STATUS: SMOKING_STATUS_CODES,
+}
 
 def is_device_request(resource: Resource) -> bool:
     """``[DeviceRequest]``: a device order, not one recorded as not to be performed. QI-Core fixes the

@@ -91,30 +91,38 @@ def is_medication_active(request: Mapping[str, Any]) -> bool:
 # --- retrieves ----------------------------------------------------------------------------------------------
 
 
-# (id of the value-set index, urls, direct codes) -> (the index, the union of their codes): merged once per run
-# and shared by every patient, so a retrieve tests each code against one set. The index is kept in the entry so
-# that its id cannot be reused while the entry lives.
-_MERGED: dict[tuple[int, tuple[str, ...], frozenset[Code]], tuple[object, frozenset[Code]]] = {}
+# (urls, direct codes) -> (the value-set index, the union of their codes): merged once per run and shared by every
+# patient, so a retrieve tests the patient's codes against one set. An entry serves only the index it was merged
+# from (kept in the entry, compared by identity); another index merges again and replaces it.
+_MERGED: dict[tuple[tuple[str, ...], tuple[Code, ...]], tuple[object, frozenset[Code]]] = {}
 
 
-def _merged(ctx: Context, urls: tuple[str, ...], direct: frozenset[Code]) -> frozenset[Code]:
-    key = (id(ctx.valuesets), urls, direct)
+def _merged(ctx: Context, urls: tuple[str, ...], codes: tuple[Code, ...]) -> frozenset[Code]:
+    key = (urls, codes)
     hit = _MERGED.get(key)
     if hit is not None and hit[0] is ctx.valuesets:
         return hit[1]
-    merged = frozenset().union(direct, *(ctx.vs(u) for u in urls))
+    merged = frozenset().union(codes, *(ctx.vs(u) for u in urls))
     if len(_MERGED) > 4096:
         _MERGED.clear()
     _MERGED[key] = (ctx.valuesets, merged)
     return merged
 
 
-def _union(ctx: Context, rtype: str, urls: Iterable[str], codes: Iterable[Code]) -> list[Resource]:
-    urls = tuple(urls)
-    direct = frozenset(codes)
-    if not urls and not direct:
-        return []
-    return ctx.data.retrieve(rtype, _merged(ctx, urls, direct))
+def cached_retrieve(ctx: Context, rtype: str, urls: tuple[str, ...], codes: Iterable[Code]) -> list[Resource]:
+    """The retrieve, cached per patient and value sets under the retrieve's own terms (a measure asks for the same
+    retrieve once per population, and measures share retrieves). The list is the cached one: callers filter it
+    into a new list or copy it (``_union``)."""
+    key = (rtype, urls, codes if isinstance(codes, tuple) else tuple(codes))
+    memo = ctx.retrieves
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = ctx.data.matching(rtype, _merged(ctx, urls, key[2])) if urls or key[2] else []
+    return found
+
+
+def _union(ctx: Context, rtype: str, urls: tuple[str, ...], codes: Iterable[Code]) -> list[Resource]:
+    return list(cached_retrieve(ctx, rtype, urls, codes))
 
 
 def resources(ctx: Context, rtype: str, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -128,12 +136,16 @@ def encounters(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Res
 
 
 def encounters_performed(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
-    return [e for e in encounters(ctx, *urls, codes=codes) if is_encounter_performed(e)]
+    return [e for e in cached_retrieve(ctx, "Encounter", urls, codes) if is_encounter_performed(e)]
 
 
-def _profiled(ctx: Context, rtype: str, profile: str, urls: Iterable[str], codes: Iterable[Code]) -> list[Resource]:
-    is_a = ctx.data.is_profile
-    return [r for r in _union(ctx, rtype, urls, codes) if is_a(r, profile)]
+def _profiled(ctx: Context, rtype: str, profile: str, urls: tuple[str, ...], codes: Iterable[Code]) -> list[Resource]:
+    found = cached_retrieve(ctx, rtype, urls, codes)
+    data = ctx.data
+    if not found or (profile in profiles.ALWAYS and not data.declares_profiles(rtype)):
+        return list(found)  # no resource of the type declares a profile, so all are of this one
+    is_a = data.is_profile
+    return [r for r in found if is_a(r, profile)]
 
 
 def observations(ctx: Context, profile: str, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -143,8 +155,7 @@ def observations(ctx: Context, profile: str, *urls: str, codes: Iterable[Code] =
 
 def observations_of(ctx: Context, profile: str) -> list[Resource]:
     """A profile retrieve without a code filter (``[USCoreBloodPressureProfile]``)."""
-    is_a = ctx.data.is_profile
-    return [o for o in ctx.data.all("Observation") if is_a(o, profile)]
+    return ctx.data.of_profile("Observation", profile)
 
 
 def cancelled_observations(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -161,8 +172,8 @@ def requests(ctx: Context, rtype: str, *urls: str, codes: Iterable[Code] = ()) -
     if rtype in _POSITIVE:
         return _profiled(ctx, rtype, _POSITIVE[rtype], urls, codes)
     if rtype == "DeviceRequest":
-        return [r for r in _union(ctx, rtype, urls, codes) if profiles.is_device_request(r)]
-    return [r for r in _union(ctx, rtype, urls, codes) if r.get("doNotPerform") is not True]
+        return [r for r in cached_retrieve(ctx, rtype, urls, codes) if profiles.is_device_request(r)]
+    return [r for r in cached_retrieve(ctx, rtype, urls, codes) if r.get("doNotPerform") is not True]
 
 
 def requests_not_made(ctx: Context, rtype: str, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
@@ -183,7 +194,7 @@ def problems(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Resou
 def diagnoses(ctx: Context, *urls: str, codes: Iterable[Code] = ()) -> list[Resource]:
     """``[ConditionProblemsHealthConcerns: X] union [ConditionEncounterDiagnosis: X]``."""
     return [
-        c for c in _union(ctx, "Condition", urls, codes)
+        c for c in cached_retrieve(ctx, "Condition", urls, codes)
         if ctx.data.is_profile(c, profiles.PROBLEM) or ctx.data.is_profile(c, profiles.ENCOUNTER_DIAGNOSIS)
     ]
 

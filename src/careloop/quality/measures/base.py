@@ -106,6 +106,9 @@ def cascade(spec: GroupSpec, criteria: Mapping[str, Episodes]) -> dict[str, Epis
 
 
 def score(spec: GroupSpec, raw: Criteria) -> GroupResult:
+    if not raw.populations.get(IP):  # not in the initial population (most patients for most measures): all zero
+        zero = {p: 0 for p in POPULATION_ORDER if p in spec.populations}
+        return GroupResult(spec.id, zero, {sid: dict(zero) for sid in spec.stratifiers})
     sets = cascade(spec, raw.populations)
     counts = {p: len(s) for p, s in sets.items()}
     strata = {
@@ -118,7 +121,7 @@ def evaluate(measure: Measure, ctx: Context) -> MeasureResult:
     raw = measure.logic(ctx)
     if len(raw) != len(measure.groups):
         raise AssertionError(f"{measure.id} logic returned {len(raw)} groups, expected {len(measure.groups)}")
-    return MeasureResult(measure.id, tuple(score(spec, r) for spec, r in zip(measure.groups, raw, strict=True)))
+    return MeasureResult(measure.id, tuple([score(spec, r) for spec, r in zip(measure.groups, raw, strict=True)]))
 
 
 STANDARD = (IP, DENOM, DENEX, NUMER)

@@ -89,6 +89,8 @@ def index_assessment(ctx: Context) -> Span | None:
             span for c in diagnoses(ctx, MAJOR_DEPRESSION, DYSTHYMIA)
             if is_verified(c) and (span := prevalence(ctx, c)) is not None
         ]
+        if not depression:  # no visit can overlap a diagnosis, so no assessment qualifies
+            return None
         visits = [
             span for e in encounters(ctx, CONTACT_OR_OFFICE_VISIT)
             if e.get("status") == "finished"
@@ -96,6 +98,8 @@ def index_assessment(ctx: Context) -> Span | None:
             and ends_during(span, dip, day=True) is True
             and any(overlaps(span, d) is True for d in depression)
         ]
+        if not visits:
+            return None
         found = [
             span for span, o in _phq9(ctx)
             if (score := value_number(o)) is not None and score > 9

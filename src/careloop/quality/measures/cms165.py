@@ -108,13 +108,15 @@ def qualifying_readings(ctx: Context) -> list[tuple[Point, Resource]]:
         when = data.latest(bp, "effective")
         if not is_final(bp) or when is None or within(when, mp, day=True) is not True:
             continue
-        outside_acute = not any(within(when, span, day=True) is True for span in acute_spans)
+        if not any(within(when, span, day=True) is True for span in acute_spans):  # outside acute care
+            out.append((when, bp))
+            continue
         encounter = data.get("Encounter", reference_id(bp.get("encounter")))
         own_class = (encounter or {}).get("class") or {}
         own_not_acute = encounter is not None and own_class.get("code") is not None and (
             own_class.get("code") not in ACUTE_CLASSES
         )
-        if outside_acute or own_not_acute:
+        if own_not_acute:
             out.append((when, bp))
     return out
 

@@ -19,6 +19,7 @@ reason or declined, or the follow-up declined by the patient.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from careloop.quality.engine.context import Context, vsac
 from careloop.quality.engine.fhir import ORDER_INTENTS, Code, Resource, concept_codes, has_code, parse_point
@@ -91,16 +92,27 @@ def encounters(ctx: Context) -> list[tuple[Resource, Span]]:
     return out
 
 
+def _final_bps(ctx: Context) -> list[tuple[object, Span, Resource]]:
+    """Final blood pressure readings with an effective time: (start, effective span, reading), in record order."""
+    def compute() -> list[tuple[object, Span, Resource]]:
+        out: list[tuple[object, Span, Resource]] = []
+        for bp in blood_pressures(ctx):
+            span = ctx.data.span(bp, "effective")
+            if bp.get("status") in FINAL and span is not None:
+                out.append((span.start.lo, span, bp))
+        return out
+
+    return ctx.memo("CMS22-final-bps", compute)
+
+
 def _last_bp(ctx: Context, accept: Callable[[Span], bool]) -> Resource | None:
-    found = []
-    for bp in blood_pressures(ctx):
-        span = ctx.data.span(bp, "effective")
-        if bp.get("status") in FINAL and span is not None and accept(span):
-            found.append((span.start.lo, bp))
-    if not found:
-        return None
-    found.sort(key=lambda item: item[0])
-    return found[-1][1]
+    """The accepted reading that starts last (of readings starting at the same moment, the last recorded)."""
+    best: Resource | None = None
+    best_start: Any = None
+    for start, span, bp in _final_bps(ctx):
+        if accept(span) and (best is None or start >= best_start):
+            best, best_start = bp, start
+    return best
 
 
 def _values(bp: Resource | None) -> tuple[float | None, float | None]:
@@ -113,7 +125,10 @@ def _values(bp: Resource | None) -> tuple[float | None, float | None]:
 
 
 def _hypertensive(bp: Resource | None) -> bool:
-    s, d = _values(bp)
+    return _is_hypertensive(*_values(bp))
+
+
+def _is_hypertensive(s: float | None, d: float | None) -> bool:
     return s is not None and d is not None and s > 0 and d > 0 and (s >= 130 or d >= 80)
 
 
@@ -136,17 +151,27 @@ class Readings:
         self.first_htn: set[str] = set()
         self.second_moderate: set[str] = set()
         self.second_severe: set[str] = set()
+        known: dict[int, tuple[float | None, float | None]] = {}  # readings' values, by id (readings stay alive)
+
+        def values(bp: Resource | None) -> tuple[float | None, float | None]:
+            if bp is None:
+                return None, None
+            found = known.get(id(bp))
+            if found is None:
+                found = known[id(bp)] = _values(bp)
+            return found
+
         for e, span in visits:
             eid = str(e.get("id"))
             last = _last_bp(ctx, _during_visit(span))
             prior = _last_bp(ctx, _year_before(span))
-            s, d = _values(last)
-            prior_htn = _hypertensive(prior)
+            s, d = values(last)
+            prior_htn = _is_hypertensive(*values(prior))
             if s is not None and d is not None and 1 <= s < 120 and 1 <= d < 80:
                 self.normal.add(eid)
             if s is not None and d is not None and 120 <= s <= 129 and 1 <= d < 80:
                 self.elevated.add(eid)
-            if _hypertensive(last) and not prior_htn:
+            if _is_hypertensive(s, d) and not prior_htn:
                 self.first_htn.add(eid)
             if prior_htn and s is not None and d is not None:
                 severe = s >= 140 or d >= 90

@@ -297,3 +297,61 @@ def record_device_day(*, organization_id: int, patient_id: int, kind: str, day: 
                      patient_id=patient_id, object_type="DeviceDayCount", object_id=str(row.pk),
                      detail={"kind": kind, "day": day.isoformat(), "readings": readings})
     return row
+
+
+def move_patient_programs(*, organization_id: int, merged_id: int, surviving_id: int, actor: Actor) -> dict[str, int]:
+    """A patient merge (HL7 A40): the merged patient's designations, enrollments, consents and device days move to
+    the surviving patient, in the caller's transaction (or its own), audited on both trails.
+
+    Where the survivor already has a current designation or an open enrollment in the same program, the merged
+    patient's one is closed (ended today, reason "merged") and kept as history on the survivor: the survivor's stays
+    current. Device days of a (kind, day) the survivor already has add their readings to the survivor's row.
+    Eligibility decisions stay with the merged record (the next monthly recompute covers the survivor)."""
+    _check(actor, organization_id, "program.enroll")
+    today = clock.today()
+    moved: dict[str, int] = {}
+    scope = {"organization_id": organization_id}
+    with transaction.atomic():
+        if DesignatedCareMember.objects.filter(**scope, patient_id=surviving_id, until__isnull=True).exists():
+            closed = DesignatedCareMember.objects.filter(**scope, patient_id=merged_id, until__isnull=True)
+            for designation in closed:
+                designation.until = max(today, designation.since)
+                designation.reason = ((designation.reason + "; " if designation.reason else "")
+                                      + f"closed: merged into patient {surviving_id}")
+                designation.save(update_fields=["until", "reason", "updated_at"])
+        open_programs = set(Enrollment.objects.filter(**scope, patient_id=surviving_id, end__isnull=True)
+                            .values_list("program", flat=True))
+        for enrollment in Enrollment.objects.filter(**scope, patient_id=merged_id, end__isnull=True,
+                                                    program__in=open_programs):
+            enrollment.end, enrollment.end_requested_on = max(today, enrollment.start), today
+            enrollment.end_reason = f"merged into patient {surviving_id}, who is enrolled in {enrollment.program}"
+            enrollment.save(update_fields=["end", "end_requested_on", "end_reason", "updated_at"])
+        for name, model in (("DesignatedCareMember", DesignatedCareMember), ("Enrollment", Enrollment),
+                            ("ProgramConsent", ProgramConsent)):
+            n = model.objects.filter(**scope, patient_id=merged_id).update(  # type: ignore[attr-defined]
+                patient_id=surviving_id, updated_at=clock.now())
+            if n:
+                moved[name] = n
+        survivor_days = {(k, d): pk for pk, k, d in DeviceDayCount.objects.filter(**scope, patient_id=surviving_id)
+                         .values_list("pk", "kind", "day")}
+        days = 0
+        for device_day in DeviceDayCount.objects.filter(**scope, patient_id=merged_id):
+            target = survivor_days.get((device_day.kind, device_day.day))
+            if target is None:
+                DeviceDayCount.objects.filter(pk=device_day.pk).update(patient_id=surviving_id, updated_at=clock.now())
+            else:
+                kept = DeviceDayCount.objects.get(pk=target)
+                kept.readings += device_day.readings
+                kept.save(update_fields=["readings", "updated_at"])
+                device_day.delete()
+            days += 1
+        if days:
+            moved["DeviceDayCount"] = days
+        if moved:
+            for patient_id, action, detail in (
+                (merged_id, "programs.patient_merged", {"into": surviving_id, "moved": moved}),
+                (surviving_id, "programs.patient_merge_received", {"from": merged_id, "moved": moved}),
+            ):
+                record_event(actor=actor, action=action, patient_id=patient_id, object_type="Patient",
+                             object_id=str(patient_id), detail=detail, organization_id=organization_id)
+    return moved

@@ -304,6 +304,32 @@ def demographic_candidates(*, actor: Actor, family: str, given: str, birth_date:
     return [PatientBrief(r[0], r[1], r[2], _date(r[3]), r[4]) for r in rows]
 
 
+def demographic_candidates_many(
+    *, actor: Actor, people: list[tuple[str, str, dt.date | None]]
+) -> list[list[PatientBrief]]:
+    """``demographic_candidates`` for several (family, given, birth date) at once (a batch of messages): the same
+    queries, as one statement (UNION ALL), the answers in the order asked."""
+    org = _org(actor)
+    parts: list[str] = []
+    params: list[Any] = []
+    cols = f"id, family, given, birth_date, sex FROM {_table(Patient)} WHERE organization_id = %s AND active"  # noqa: S608 - table names from model metadata, values bound
+    for n, (family, given, birth_date) in enumerate(people):  # n: the position asked, an int we number
+        if birth_date is not None:
+            parts.append(f"SELECT {n} AS k, {cols} AND birth_date = %s AND (UPPER(family) = UPPER(%s) OR "
+                         "UPPER(given) = UPPER(%s)) ORDER BY id LIMIT 20")
+            params += [org, connection.ops.adapt_datefield_value(birth_date), family, given]
+        elif family and given:
+            parts.append(f"SELECT {n} AS k, {cols} AND UPPER(family) = UPPER(%s) AND UPPER(given) = UPPER(%s) "
+                         "ORDER BY id LIMIT 20")
+            params += [org, family, given]
+    out: list[list[PatientBrief]] = [[] for _ in people]
+    if parts:
+        sql = " UNION ALL ".join(f"SELECT * FROM ({part}) q{n}" for n, part in enumerate(parts))  # noqa: S608 - built above from model metadata, values bound
+        for r in sorted(_fetch(sql, params), key=lambda r: (r[0], r[1])):
+            out[r[0]].append(PatientBrief(r[1], r[2], r[3], _date(r[4]), r[5]))
+    return out
+
+
 def patient_identifier_values(*, actor: Actor, patient_id: int) -> dict[str, str]:
     sql = f"SELECT system, value FROM {_table(PatientIdentifier)} WHERE patient_id = %s AND +organization_id = %s"  # noqa: S608 - table names from model metadata, values bound
     rows = _fetch(sql, [patient_id, _org(actor)])
@@ -344,6 +370,27 @@ def hl7_visit(*, actor: Actor, facility: str, visit_number: str) -> VisitRow | N
     key = (f"SELECT encounter_id FROM {_table(EncounterSourceKey)} WHERE organization_id = %s AND "  # noqa: S608
            "source_kind = 'hl7v2' AND facility = %s AND visit_number = %s")
     return _visit(f"e.id = ({key})", [_org(actor), _org(actor), facility, visit_number])
+
+
+def hl7_visits(*, actor: Actor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], VisitRow]:
+    """``hl7_visit`` for several (facility, visit number) keys at once (a batch of messages): one query; keys
+    without a stay are absent."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    org = _org(actor)
+    sql = _VISIT.format(end=connection.ops.quote_name("end")) + (
+        # CROSS JOIN: SQLite keeps this order (a unique-index seek per key, then the stay by id).
+        f", k.facility, k.visit_number FROM {_table(EncounterSourceKey)} k CROSS JOIN {_table(Encounter)} e "
+        "WHERE e.id = k.encounter_id AND +e.organization_id = %s AND e.source_kind = 'hl7v2' AND (")
+    sql += " OR ".join(["(k.organization_id = %s AND k.source_kind = 'hl7v2' AND k.facility = %s AND "
+                        "k.visit_number = %s)"] * len(keys)) + ")"
+    found: dict[tuple[str, str], VisitRow] = {}
+    for r in _fetch(sql, [org, *(x for facility, number in keys for x in (org, facility, number))]):
+        diagnoses = json.loads(r[9]) if isinstance(r[9], str) else (r[9] or [])
+        found[(r[10], r[11])] = VisitRow(r[0], r[1], r[2], r[3], _aware(r[4]), _aware(r[5]), r[6], r[7], r[8],
+                                         list(diagnoses))
+    return found
 
 
 def hl7_visit_by_admit(*, actor: Actor, patient_id: int, facility: str, start: dt.datetime) -> VisitRow | None:

@@ -377,6 +377,36 @@ def store_hl7_message(*, organization_id: int, header: dict[str, str], raw: str,
     })
 
 
+def reserve_hl7_message_ids(count: int) -> list[int]:
+    """Ids for ``store_hl7_messages``, in the caller's transaction (``core.db.reserve_ids``)."""
+    return reserve_ids(RawHl7Message, count)
+
+
+def store_hl7_messages(*, organization_id: int,
+                       messages: Sequence[tuple[int, dict[str, str], str, str, str, str, str, int | None]]) -> None:
+    """Keep received messages already processed in the caller's transaction, each (reserved id, header, raw,
+    source, status, ack code, error or note, patient id): ``store_hl7_message`` and ``set_hl7_message_outcomes`` in
+    one multi-row INSERT."""
+    if not messages:
+        return
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    names = ["id", "organization_id", "created_at", "updated_at", "raw", "source", "received_at", "status",
+             "ack_code", "error", "patient_id", "applied_at", "content_hash", *HL7_HEADER]
+    rows = [(pk, organization_id, now, now, raw, source[:200], now, status, ack, error[:10000], patient_id,
+             now if status == Hl7MessageStatus.ACCEPTED else None, hashlib.sha1(raw.encode()).hexdigest(),
+             *(header.get(k, "")[: 40 if k == "message_type" else 16 if k == "version" else 200] for k in HL7_HEADER))
+            for pk, header, raw, source, status, ack, error, patient_id in messages]
+    qn = connection.ops.quote_name
+    one = "(" + ", ".join(["%s"] * len(names)) + ")"
+    per = max(1, (connection.features.max_query_params or 999) // len(names))
+    with connection.cursor() as cursor:
+        for lo in range(0, len(rows), per):
+            chunk = rows[lo : lo + per]
+            cursor.execute(
+                f"INSERT INTO {qn(RawHl7Message._meta.db_table)} ({', '.join(qn(c) for c in names)}) "  # noqa: S608 - model metadata, values bound
+                f"VALUES {', '.join([one] * len(chunk))}", [v for row in chunk for v in row])
+
+
 def set_hl7_message_outcomes(outcomes: Sequence[tuple[int, str, str, str, int | None]]) -> None:
     """What became of messages: (id, status, ack code, error or note, patient id), one statement for all."""
     now = timezone.now()
@@ -428,13 +458,120 @@ def save_encounter(*, organization_id: int, patient_id: int, encounter_id: int |
     return encounter_id
 
 
+# ---- the same writes for a batch of HL7 messages, set-based: new rows get ids reserved up front, so that the
+# batch can refer to them before they are written together (``interop.hl7v2.reads.BatchReads``) ----
+
+
+def reserve_patient_ids(count: int) -> list[int]:
+    """Ids for ``create_patients``, in the caller's transaction (``core.db.reserve_ids``)."""
+    return reserve_ids(Patient, count)
+
+
+def reserve_encounter_ids(count: int) -> list[int]:
+    """Ids for ``create_encounters``, in the caller's transaction (``core.db.reserve_ids``)."""
+    return reserve_ids(Encounter, count)
+
+
+def _insert_values(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``core.db.insert_rows`` as multi-row INSERT statements: on PostgreSQL one statement is parsed, planned and
+    sent for the batch's rows instead of one per row (executemany)."""
+    if not rows:
+        return
+    meta = model._meta
+    fields = [meta.get_field(name) for name in columns]
+    given = {f.name for f in fields}
+    missing = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key]
+    everything = [*fields, *missing]
+    ops = connection.ops
+    adapt: list[Any] = []
+    for f in everything:
+        if isinstance(f, models.DateTimeField):
+            adapt.append(ops.adapt_datetimefield_value)
+        elif isinstance(f, models.DateField):
+            adapt.append(ops.adapt_datefield_value)
+        elif isinstance(f, models.JSONField):
+            adapt.append(lambda v, f=f: f.get_db_prep_save(v, connection))
+        else:
+            adapt.append(None)
+    values = [[*row, *(f.get_default() for f in missing)] for row in rows]
+    values = [[a(v) if a is not None and v is not None else v for a, v in zip(adapt, row, strict=True)]
+              for row in values]
+    qn = ops.quote_name
+    cols = ", ".join(qn(str(f.column)) for f in everything)  # type: ignore[union-attr]
+    one = "(" + ", ".join(["%s"] * len(everything)) + ")"
+    per = max(1, (connection.features.max_query_params or 999) // len(everything))
+    with connection.cursor() as cursor:
+        for lo in range(0, len(values), per):
+            chunk = values[lo : lo + per]
+            cursor.execute(f"INSERT INTO {qn(meta.db_table)} ({cols}) VALUES {', '.join([one] * len(chunk))}",  # noqa: S608 - model metadata, values bound
+                           [v for row in chunk for v in row])
+
+
+def _union_rows(model: type[models.Model], items: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Rows of varying field sets as one column list: a field a row does not give takes its default, as
+    ``write_row`` would have written it."""
+    given = {k for item in items for k in item}
+    defaults = {f.name: f.get_default() for f in model._meta.concrete_fields if f.name in given}
+    names = list(defaults)
+    return names, [[item[n] if n in item else defaults[n] for n in names] for item in items]
+
+
+def create_patients(*, organization_id: int, patients: Sequence[tuple[int, dict[str, Any], Sequence[dict[str, str]]]]
+                    ) -> None:
+    """``save_patient`` for new patients, each (reserved id, fields, identifiers): one INSERT for the patients, one
+    for their identifiers."""
+    if not patients:
+        return
+    now = timezone.now()
+    items = []
+    for pid, fields, _ in patients:
+        if "family" in fields or "given" in fields:
+            fields = {**fields,
+                      "search_name": f"{fields.get('family', '')} {fields.get('given', '')}".strip().lower()}
+        items.append({"id": pid, "organization": organization_id, "created_at": now, "updated_at": now, **fields})
+    names, rows = _union_rows(Patient, items)
+    _insert_values(Patient, names, rows)
+    _insert_values(PatientIdentifier, ["organization", "patient", "created_at", "updated_at", "system", "value",
+                                    "type_code", "assigner"],
+                [(organization_id, pid, now, now, i["system"][:200], i["value"][:128], i["type_code"][:16],
+                  i["assigner"][:200]) for pid, _, identifiers in patients for i in identifiers])
+
+
+def create_encounters(*, organization_id: int,
+                      encounters: Sequence[tuple[int, int, dict[str, Any], tuple[str, str] | None]]) -> None:
+    """``save_encounter`` for new stays, each (reserved id, patient id, fields, source key or None): one INSERT for
+    the stays, one for their keys."""
+    if not encounters:
+        return
+    now = timezone.now()
+    names, rows = _union_rows(Encounter, [
+        {"id": eid, "organization": organization_id, "patient": pid, "created_at": now, "updated_at": now, **fields}
+        for eid, pid, fields, _ in encounters])
+    _insert_values(Encounter, names, rows)
+    _insert_values(EncounterSourceKey, ["organization", "encounter", "created_at", "updated_at", "source_kind",
+                                     "facility", "visit_number"],
+                [(organization_id, eid, now, now, fields.get("source_kind", "hl7v2"), key[0][:200], key[1][:64])
+                 for eid, _, fields, key in encounters if key is not None])
+
+
+def update_encounters(updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """``save_encounter`` for existing stays, each (id, changed fields): one UPDATE per set of fields changed."""
+    now = timezone.now()
+    groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    for eid, fields in updates:
+        if fields:
+            groups.setdefault(tuple(fields), []).append([*fields.values(), now, eid])
+    for names, rows in groups.items():
+        update_rows(Encounter, [*names, "updated_at"], rows)
+
+
 def record_patient_events(rows: Sequence[dict[str, Any]]) -> None:
     """Timeline entries (``PatientEvent`` field values), one statement for all."""
     if rows:
         now = timezone.now()
         names = list(rows[0])
-        insert_rows(PatientEvent, ["created_at", "updated_at", *names],
-                    [(now, now, *(r[n] for n in names)) for r in rows])
+        _insert_values(PatientEvent, ["created_at", "updated_at", *names],
+                       [(now, now, *(r[n] for n in names)) for r in rows])
 
 
 def open_patient_match_review(*, organization_id: int, message_id: int, reason: str, candidates: list[dict[str, Any]],

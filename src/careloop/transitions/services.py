@@ -11,13 +11,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from careloop.accounts import rules as access
-from careloop.audit.services import EventSpec, record_events
+from careloop.audit.services import EventSpec, record_events, sqlite_write_gate
 from careloop.core import clock
 from careloop.core.actor import Actor
+from careloop.core.db import insert_rows
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
 from careloop.registry.models import Encounter
 from careloop.transitions import rules, selectors
@@ -400,7 +402,14 @@ def episode_after_commit(*, organization_id: int, encounter_id: int, actor: Acto
     the caller's transaction. The transitions worker (``process_pending``: the listener's worker thread,
     ``careloop hl7 ingest`` after each batch, ``careloop transitions scan``) opens or updates the episode later;
     the message's commit and ACK never wait for it."""
-    PendingEpisodeSync.objects.create(organization_id=organization_id, encounter_id=encounter_id)
+    queue_episode_syncs(organization_id=organization_id, encounter_ids=[encounter_id])
+
+
+def queue_episode_syncs(*, organization_id: int, encounter_ids: list[int]) -> None:
+    """``episode_after_commit`` for several encounters at once (a batch of ADT messages): one INSERT."""
+    now = timezone.now()
+    insert_rows(PendingEpisodeSync, ["organization", "encounter", "created_at", "updated_at"],
+                [(organization_id, encounter_id, now, now) for encounter_id in encounter_ids])
 
 
 MAX_ATTEMPTS = 5
@@ -423,8 +432,11 @@ def process_pending(*, organization_id: int | None = None, limit: int = 64) -> Q
     if organization_id is not None:
         qs = qs.filter(organization_id=organization_id)
     rows: list[tuple[int, int, int]] = []
+    if not connection.in_atomic_block and not qs.exists():
+        return result  # nothing queued: found without a write transaction (SQLite: without the write lock)
     try:
-        with transaction.atomic():
+        # SQLite: queue for the single writer (the HL7 listener's batches) instead of sleeping in the busy handler.
+        with sqlite_write_gate(), transaction.atomic():
             rows = list(qs.order_by("pk").values_list("pk", "organization_id", "encounter_id")[:limit])
             _consume(rows, result)
         return result
@@ -433,7 +445,7 @@ def process_pending(*, organization_id: int | None = None, limit: int = 64) -> Q
         result = QueueResult()
     for row in rows:
         try:
-            with transaction.atomic():
+            with sqlite_write_gate(), transaction.atomic():
                 _consume([row], result)
         except Exception as exc:  # noqa: BLE001
             log.exception("transitions queue: encounter %s failed", row[2])
@@ -469,8 +481,8 @@ def drain(*, organization_id: int | None = None, limit: int = 64) -> QueueResult
 
 def move_patient_episodes(*, organization_id: int, merged_id: int, surviving_id: int, actor: Actor) -> list[int]:
     """A patient merge (HL7 A40): the merged patient's episodes move to the surviving patient, in the caller's
-    transaction, one audit event each. Their tasks follow through ``worklist`` once it offers a move service
-    (the worklist owns its rows). Returns the moved episode ids."""
+    transaction, one audit event each (their tasks move with the patient's other work through
+    ``worklist.services.move_patient_work``, called by the same merge hook). Returns the moved episode ids."""
     _check(actor, organization_id, "transitions.write")
     ids = list(TransitionEpisode.objects.filter(organization_id=organization_id, patient_id=merged_id)
                .order_by("pk").values_list("pk", flat=True))

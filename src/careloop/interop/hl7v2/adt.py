@@ -30,6 +30,7 @@ from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
 from careloop.interop.hl7v2.extract import Extracted, PatientData, VisitData
 from careloop.interop.hl7v2.matching import Match, match_patient
+from careloop.interop.hl7v2.reads import Reads
 from careloop.registry.selectors import (
     VisitRow,
     hl7_visit,
@@ -45,7 +46,6 @@ from careloop.registry.services import (
     merge_patients,
     open_patient_match_review,
     record_patient_events,
-    save_encounter,
     save_patient,
 )
 
@@ -73,15 +73,19 @@ class Invalid(Exception):
 
 @dataclass
 class Context:
-    """One message being applied. ``audit`` and ``timeline`` may be shared by the messages of a batch: the
-    caller writes them (``finish``) in the same transaction, after the batch."""
+    """One message being applied. ``audit``, ``timeline`` and ``episodes`` may be shared by the messages of a
+    batch: the caller writes them (``finish``) in the same transaction, after the batch. ``reads``: where the
+    handlers' lookups go (a batch's ``BatchReads``, read up front); None: the database, one query each."""
 
     organization_id: int
     actor: Actor
     message_id: int
     audit: list[EventSpec] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)  # PatientEvent rows
+    episodes: list[int] = field(default_factory=list)  # encounters whose discharge state changed
+    reads: Reads | None = None
     changes: dict[str, Any] = field(default_factory=dict)  # what this message changed: its audit detail
+    birth_dates: list[Any] = field(default_factory=list)  # birth dates of the patients it wrote, before
 
 
 @dataclass
@@ -96,31 +100,30 @@ class Applied:
 # ---- hooks for the transitions app --------------------------------------------------------------------------
 
 
-def on_stay_closed(*, organization_id: int, patient_id: int, encounter_id: int, actor: Actor) -> None:
+def on_stays_changed(*, organization_id: int, encounter_ids: list[int]) -> None:
     """TRANSITIONS HOOK: the one place the transitions app is called from. An A03 (or an A08 that creates a
-    finished stay) has just closed this encounter, inside the message's transaction; the transitions service
-    queues it in that same transaction (durable, exactly once) and its worker opens the episode (2-business-day
-    contact, 7-day follow-up, TCM windows, tasks) after the commit, off the ACK path.
+    finished stay) closed these encounters, or an A13 (cancel discharge) / A11 (cancel admit) undid a discharge or
+    the stay itself, inside the messages' transaction (``finish``); the transitions service queues them in that
+    same transaction (durable, exactly once, one INSERT for a batch) and its worker opens, updates or cancels the
+    episodes (2-business-day contact, 7-day follow-up, TCM windows, tasks) after the commit, off the ACK path.
     """
-    from careloop.transitions.services import episode_after_commit
+    from careloop.transitions.services import queue_episode_syncs
 
-    episode_after_commit(organization_id=organization_id, encounter_id=encounter_id, actor=actor)
-
-
-def on_stay_reopened(*, organization_id: int, patient_id: int, encounter_id: int, actor: Actor, reason: str) -> None:
-    """TRANSITIONS HOOK. A13 (cancel discharge) or A11 (cancel admit) undid a stay's discharge or the stay
-    itself: the transitions service will cancel the episode ``on_stay_closed`` opened."""
-    from careloop.transitions.services import episode_after_commit
-
-    episode_after_commit(organization_id=organization_id, encounter_id=encounter_id, actor=actor)
+    queue_episode_syncs(organization_id=organization_id, encounter_ids=encounter_ids)
 
 
 def on_patients_merged(*, organization_id: int, merged_id: int, surviving_id: int, actor: Actor) -> None:
-    """TRANSITIONS HOOK. An A40 merged ``merged_id`` into ``surviving_id`` (registry rows already moved, in the
-    message's transaction): the merged patient's transition episodes move too, audited."""
+    """MERGE HOOK. An A40 merged ``merged_id`` into ``surviving_id`` (registry rows already moved, in the
+    message's transaction): the merged patient's transition episodes, worklist tasks, outreach, time entries and
+    timers, and program designations, enrollments, consents and device days move too, each app audited."""
+    from careloop.programs.services import move_patient_programs
     from careloop.transitions.services import move_patient_episodes
+    from careloop.worklist.services import move_patient_work
 
     move_patient_episodes(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id,
+                          actor=actor)
+    move_patient_work(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id, actor=actor)
+    move_patient_programs(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id,
                           actor=actor)
 
 
@@ -146,9 +149,11 @@ def apply_message(x: Extracted, ctx: Context, *, match: Match | None = None) -> 
     if bad:
         raise Invalid("; ".join(f"{p.location}: {p.reason}" for p in bad), "102",
                       bad[0].location.replace("-", "^1^"))
+    reads = ctx.reads or Reads(ctx.actor)
     if match is None:
-        match = match_patient(x.patient, actor=ctx.actor)
+        match = match_patient(x.patient, actor=ctx.actor, reads=reads)
     if match.uncertain:
+        reads.settle()
         review_id = open_patient_match_review(
             organization_id=ctx.organization_id, message_id=ctx.message_id, reason=match.reason,
             candidates=match.candidates, demographics=x.patient.demographics(),
@@ -160,9 +165,14 @@ def apply_message(x: Extracted, ctx: Context, *, match: Match | None = None) -> 
     pid = _save_patient(x.patient, match, event, ctx)
     encounter_id = None
     if visit is not None:
+        fresh = False
         if match.patient_id is not None and not match.locked:  # a new patient is invisible to others anyway
+            reads.settle()
             lock_patient(patient_id=pid)  # another listener process may be writing this patient's stays
-        encounter_id = _apply_visit(x, visit, pid, event, ctx)
+            fresh = True  # so read its stays now, under the lock
+        encounter_id = _apply_visit(x, visit, pid, event, ctx, reads, fresh)
+    if ctx.reads is not None:
+        ctx.reads.wrote(x, pid, encounter_id, tuple(ctx.birth_dates))
     summary = f"{NAMES.get(event, x.header.message_type)}: {x.header.sending_facility or x.header.sending_application}"
     _on_timeline(x, ctx, pid, encounter_id, summary)
     _audit(x, ctx, pid, match=match.how)
@@ -184,11 +194,22 @@ def _audit(x: Extracted, ctx: Context, patient_id: int | None, **detail: Any) ->
 
 
 def finish(ctx: Context) -> None:
-    """Write the timeline rows and audit events collected in ``ctx`` (in the caller's transaction)."""
+    """Write the rows still pending in ``ctx.reads``, then the timeline rows, audit events and queued stay changes
+    collected in ``ctx`` (in the caller's transaction)."""
+    _settle(ctx)
     record_patient_events(ctx.timeline)
     record_events(actor=ctx.actor, organization_id=ctx.organization_id, events=ctx.audit)
+    if ctx.episodes:
+        on_stays_changed(organization_id=ctx.organization_id, encounter_ids=list(ctx.episodes))
     ctx.timeline.clear()
     ctx.audit.clear()
+    ctx.episodes.clear()
+
+
+def _settle(ctx: Context) -> None:
+    """Before a registry read or write that does not go through ``ctx.reads``: write what it holds back."""
+    if ctx.reads is not None:
+        ctx.reads.settle()
 
 
 def match_key(data: PatientData) -> str:
@@ -210,16 +231,20 @@ def _patient_fields(data: PatientData) -> dict[str, Any]:
 def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> int:
     known = match.known
     if match.how == "review":  # a person chose the patient: add only identifiers nobody holds yet
+        _settle(ctx)
         known = set(patient_ids_by_identifiers(actor=ctx.actor, identifiers=[(i.system, i.value)
                                                                             for i in data.matchable]))
     new_ids = [i.as_row() for i in data.matchable if (i.system, i.value) not in known]
     fields = _patient_fields(data)
     if match.patient_id is None:
-        pid = save_patient(organization_id=ctx.organization_id, patient_id=None, fields=fields, identifiers=new_ids)
+        pid = (ctx.reads or Reads(ctx.actor)).new_patient(ctx.organization_id, fields, new_ids)
         ctx.changes["patient_created"] = pid
         return pid
     pid = match.patient_id  # identifier matches already lead to the surviving patient
+    if match.current is None:
+        _settle(ctx)
     current = match.current or patient_fields(actor=ctx.actor, patient_id=pid)
+    ctx.birth_dates.append(current["birth_date"])
     if event in DEMOGRAPHIC_EVENTS:  # the hospital says who this person is now
         changes = {k: v for k, v in fields.items() if current[k] != v}
     else:  # other events only fill what the registry lacks
@@ -228,6 +253,7 @@ def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> 
         changes.setdefault("family", current["family"])
         changes.setdefault("given", current["given"])
     if changes or new_ids:
+        _settle(ctx)
         save_patient(organization_id=ctx.organization_id, patient_id=pid, fields=changes, identifiers=new_ids)
         ctx.changes.update(patient_fields_changed=sorted(changes), identifiers_added=len(new_ids))
     return pid
@@ -236,8 +262,12 @@ def _save_patient(data: PatientData, match: Match, event: str, ctx: Context) -> 
 # ---- encounters --------------------------------------------------------------------------------------------------
 
 
-def _find_visit(x: Extracted, v: VisitData, patient_id: int, ctx: Context) -> VisitRow | None:
+def _find_visit(x: Extracted, v: VisitData, patient_id: int, ctx: Context, reads: Reads,
+                fresh: bool) -> VisitRow | None:
     facility = x.header.sending_facility
+    if v.visit_number and not fresh:
+        return reads.visit(facility, v.visit_number)
+    reads.settle()
     if v.visit_number:
         return hl7_visit(actor=ctx.actor, facility=facility, visit_number=v.visit_number)
     if v.admit is not None:
@@ -245,8 +275,11 @@ def _find_visit(x: Extracted, v: VisitData, patient_id: int, ctx: Context) -> Vi
     return open_hl7_visit(actor=ctx.actor, patient_id=patient_id, facility=facility)
 
 
-def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: Context) -> int | None:
-    enc = _find_visit(x, v, patient_id, ctx)
+def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: Context,
+                 reads: Reads, fresh: bool) -> int | None:
+    enc = _find_visit(x, v, patient_id, ctx, reads, fresh)
+    if enc is not None and enc.patient_id != patient_id:
+        reads.settle()
     if enc is not None and enc.patient_id != patient_id and (
             surviving_patient_id(actor=ctx.actor, patient_id=enc.patient_id) != patient_id):
         raise Invalid(
@@ -284,17 +317,14 @@ def _apply_visit(x: Extracted, v: VisitData, patient_id: int, event: str, ctx: C
         fields["diagnoses"] = codes + added
     if enc is None:
         fields.update(facility=x.header.sending_facility[:200], source_kind="hl7v2")
-    encounter_id = save_encounter(
-        organization_id=ctx.organization_id, patient_id=patient_id, encounter_id=enc.pk if enc is not None else None,
-        fields=fields, source_key=(x.header.sending_facility, v.visit_number) if v.visit_number else None)
+    encounter_id = reads.save_encounter(
+        ctx.organization_id, patient_id, enc.pk if enc is not None else None, fields,
+        (x.header.sending_facility, v.visit_number) if v.visit_number else None)
     if fields:
         ctx.changes.update(encounter=encounter_id, encounter_status=[old, status], encounter_fields=sorted(fields))
-    if status == "finished" and old != "finished":
-        on_stay_closed(organization_id=ctx.organization_id, patient_id=patient_id, encounter_id=encounter_id,
-                       actor=ctx.actor)
-    elif old == "finished" and status != "finished" or status == "cancelled" and old != "cancelled":
-        on_stay_reopened(organization_id=ctx.organization_id, patient_id=patient_id, encounter_id=encounter_id,
-                         actor=ctx.actor, reason=event)
+    if (status == "finished" and old != "finished" or old == "finished" and status != "finished"
+            or status == "cancelled" and old != "cancelled"):
+        ctx.episodes.append(encounter_id)  # queued for the transitions app by ``finish`` (``on_stays_changed``)
     return encounter_id
 
 
@@ -322,6 +352,7 @@ def _next_status(old: str | None, event: str, x: Extracted, v: VisitData, enc: V
 
 
 def _newer_than_cancel(x: Extracted, enc: VisitRow, ctx: Context) -> bool:
+    _settle(ctx)
     stored = last_encounter_event(actor=ctx.actor, encounter_id=enc.pk, event_types=["ADT^A11"])
     times = [e["occurred_at"] for e in ctx.timeline if e["encounter"] == enc.pk and e["event_type"] == "ADT^A11"]
     times += [stored.occurred_at] if stored is not None else []
@@ -333,6 +364,8 @@ def _newer_than_cancel(x: Extracted, enc: VisitRow, ctx: Context) -> bool:
 
 
 def _merge(x: Extracted, ctx: Context) -> Applied:
+    if ctx.reads is not None:
+        ctx.reads.merged()  # identifiers, stays and patients move: the batch's answers read up front are stale
     if not x.merges or not all(prior for _, prior in x.merges):
         raise Invalid("ADT^A40 requires MRG-1, the prior patient identifier, after each PID", "101", "MRG^1^1")
     survivor_id: int | None = None

@@ -18,11 +18,10 @@ from typing import Any
 
 from careloop.core.actor import Actor
 from careloop.interop.hl7v2.extract import PatientData
+from careloop.interop.hl7v2.reads import Reads
 from careloop.registry.models import Patient
 from careloop.registry.selectors import (
     PatientBrief,
-    demographic_candidates,
-    identified_patients,
     patient_by_id,
     patient_identifier_values,
 )
@@ -56,14 +55,18 @@ def _candidate(p: PatientBrief, why: str) -> dict[str, Any]:
             "birth_date": p.birth_date.isoformat() if p.birth_date else None, "why": why}
 
 
-def match_patient(data: PatientData, *, actor: Actor) -> Match:
+def match_patient(data: PatientData, *, actor: Actor, reads: Reads | None = None) -> Match:
+    """``reads``: where the identifier and demographic lookups go (a batch's answers read up front); None: the
+    database."""
+    reads = reads or Reads(actor)
     idents = [(i.system, i.value) for i in data.matchable]
-    hits, fields = identified_patients(actor=actor, identifiers=idents, lock=True)
+    hits, fields = reads.identified(idents)
     owners = sorted(set(hits.values()))
     if len(owners) == 1:
         return Match(owners[0], "identifier", known=set(hits), current=fields.get(owners[0]),
                      locked=owners[0] in fields)
     if len(owners) > 1:
+        reads.settle()
         found = {pid: _brief(patient_by_id(actor=actor, patient_id=pid)) for pid in owners}
         return Match(
             None, "uncertain",
@@ -72,8 +75,7 @@ def match_patient(data: PatientData, *, actor: Actor) -> Match:
             [_candidate(found[pid], "holds an identifier in PID-3") for pid in owners],
         )
     candidates = [
-        c for c in demographic_candidates(actor=actor, family=data.family, given=data.given,
-                                          birth_date=data.birth_date)
+        c for c in reads.candidates(data.family, data.given, data.birth_date)
         if data.birth_date is None or sum(_agree(c, data)) >= 2
     ]
     if not candidates:
@@ -84,6 +86,7 @@ def match_patient(data: PatientData, *, actor: Actor) -> Match:
         and c.birth_date == data.birth_date and data.sex and c.sex == data.sex
     ]
     if len(exact) == 1:
+        reads.settle()
         held = patient_identifier_values(actor=actor, patient_id=exact[0].pk)
         clash = [i for i in data.matchable if i.system in held and held[i.system] != i.value]
         if not clash:

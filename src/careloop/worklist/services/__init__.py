@@ -2,6 +2,7 @@
 
 from careloop.worklist.services.assignment import reassign_task, rebalance_for_absence, record_absence
 from careloop.worklist.services.escalation import EscalationResult, escalate_overdue
+from careloop.worklist.services.merge import move_patient_work
 from careloop.worklist.services.notifications import mark_notifications_read
 from careloop.worklist.services.outreach import log_outreach
 from careloop.worklist.services.recurring import RecurringResult, run_monthly_checkins, run_recurring
@@ -40,6 +41,7 @@ __all__ = [
     "escalate_overdue",
     "log_outreach",
     "mark_notifications_read",
+    "move_patient_work",
     "reassign_task",
     "rebalance_for_absence",
     "record_absence",

@@ -8,7 +8,7 @@ from careloop.clinics.tests.factories import make_org
 from careloop.interop.hl7v2.inbox import MllpHandler
 from careloop.interop.hl7v2.parse import normalize, read_header
 from careloop.interop.hl7v2.review import resolve_match_review
-from careloop.interop.hl7v2.tests.factories import actor, adt, inbox, receive
+from careloop.interop.hl7v2.tests.factories import actor, adt, inbox, oru, receive
 from careloop.interop.mllp.client import ack_summary
 from careloop.registry.models import (
     Encounter,
@@ -184,3 +184,151 @@ def test_resolving_a_conflict_review_keeps_each_identifier_with_its_holder() -> 
     review = PatientMatchReview.objects.get()
     res = resolve_match_review(review_id=review.pk, patient_id=a.pk, actor=actor(org))
     assert (held.status, res.patient_id) == ("review", a.pk) and Encounter.objects.get().patient_id == a.pk
+
+
+def _mixed_messages(*, rejected: bool) -> list[str]:
+    """Messages whose batch neighbours depend on each other: the same patient and stay twice, a patient created
+    then matched by demographics, updated, merged, a resend, a late admit, cancels, a message without visit
+    number, one for a lab (no stay), and (``rejected``) one the batch must reject."""
+    roe = {"family": "ROE", "given": "ANN", "dob": "19500101"}
+    out = [
+        adt("A01", "C1", mrn="M1", visit="V1", dx=["I50.9"]),
+        adt("A03", "C2", mrn="M1", visit="V1", discharge="20260104100000-0500", disposition="01"),
+        adt("A01", "C3", mrn="M2", visit="V2", **roe),
+        adt("A01", "C4", mrn="M3", visit="V3", **roe),  # same person as C3, other MRN: held for review
+        adt("A01", "C4B", mrn="", mbi="1EG4TE5MK73", visit="V4", family="POE", given="AL", dob="19400202"),
+        adt("A04", "C4C", mrn="X5", visit="V5", family="POE", given="AL", dob="19400202", sex="M"),
+        adt("A08", "C5", mrn="M2", visit="V2", family="ROE-SMITH", given="ANN", dob="19500101"),
+        adt("A01", "C1", mrn="M1", visit="V1", dx=["I50.9"]),  # resent
+        adt("A02", "C6", mrn="M2", visit="V2", **roe),
+        adt("A03", "C7", mrn="M9", visit="V9", discharge="20260106100000-0500"),  # discharge before admit
+        adt("A01", "C8", mrn="M9", visit="V9"),  # the late admit: the stay stays finished
+        adt("A01", "C8B", mrn="M8", visit="", admit="20260102120000-0500"),  # no visit number: by admit time
+        adt("A03", "C8C", mrn="M8", visit="", admit="20260102120000-0500", discharge="20260103120000-0500"),
+        adt("A11", "C9", mrn="M2", visit="V2"),
+        oru("C9B", mrn="M2"),
+        adt("A40", "C10", mrn="M1", prior="M9", pv1=False),
+        adt("A01", "C11", mrn="M1", visit="V10", admit="20260107120000-0500", dx=["E11.9", "I50.9"]),
+        adt("A13", "C12", mrn="M1", visit="V9"),
+        adt("A03", "C13", mrn="M1", visit="V10", discharge="20260108100000-0500"),
+    ]
+    if rejected:
+        out.insert(5, adt("A03", "BAD", mrn="M7", visit="V7", discharge="2026010"))
+        out.insert(9, adt("A04", "BAD2", mrn="", ids="", visit="V6"))
+    return out
+
+
+def _sorted(items: object) -> list[object]:
+    return sorted(items, key=repr)  # type: ignore[call-overload]
+
+
+def _snapshot(org_id: int) -> dict[str, object]:
+    """What an organization holds, with database ids replaced by natural keys (ids differ between runs)."""
+    import json
+    import re
+
+    from careloop.audit.models import AuditEvent
+    from careloop.registry.models import PatientIdentifier
+    from careloop.transitions.models import PendingEpisodeSync
+
+    idents: dict[int, list[str]] = {}
+    for pid, system, value in PatientIdentifier.objects.filter(organization_id=org_id).values_list(
+            "patient_id", "system", "value"):
+        idents.setdefault(pid, []).append(f"{system}#{value}")
+    patients = {p.pk: (p.family, p.given, "|".join(sorted(idents.get(p.pk, [])))) for p in
+                Patient.objects.filter(organization_id=org_id)}
+    encounters = {e.pk: (patients[e.patient_id], e.facility, e.visit_number, str(e.start)) for e in
+                  Encounter.objects.filter(organization_id=org_id)}
+    messages = {m.pk: (m.control_id, m.status) for m in RawHl7Message.objects.filter(organization_id=org_id)}
+
+    def natural(key: str, value: object) -> object:
+        if key in ("patient_created",) and isinstance(value, int):
+            return patients[value]
+        if key == "encounter" and isinstance(value, int):
+            return encounters[value]
+        if key == "message" and isinstance(value, int):
+            return messages[value]
+        if key == "reason" and isinstance(value, str):
+            return re.sub(r"patient \d+", "patient N", value)
+        if key == "merged" and isinstance(value, list):
+            return _sorted(str(patients[v]) for v in value)
+        return value
+
+    return {
+        "messages": _sorted((m.control_id, m.status, m.ack_code, re.sub(r"(message|patient) \d+", r"\1 N", m.error),
+                             patients.get(m.patient_id or 0))
+                           for m in RawHl7Message.objects.filter(organization_id=org_id)),
+        "patients": _sorted((*key, str(p.birth_date), p.sex, p.mbi, p.active, p.search_name, p.city, p.phone)
+                           for p in Patient.objects.filter(organization_id=org_id) if (key := patients[p.pk])),
+        "encounters": _sorted((*encounters[e.pk], e.status, e.class_code, str(e.end), e.location, e.type_code,
+                              e.discharge_disposition, json.dumps(e.diagnoses), e.start_offset, e.end_offset)
+                             for e in Encounter.objects.filter(organization_id=org_id)),
+        "timeline": _sorted((patients[t.patient_id], encounters.get(t.encounter_id or 0), t.event_type, t.summary,
+                            str(t.occurred_at), messages.get(t.message_id or 0))
+                           for t in PatientEvent.objects.filter(organization_id=org_id)),
+        "queued": _sorted(encounters[q.encounter_id]
+                          for q in PendingEpisodeSync.objects.filter(organization_id=org_id)),
+        "reviews": _sorted((re.sub(r"patient \d+", "patient N", r.reason), messages[r.message_id]) for r in
+                          PatientMatchReview.objects.filter(organization_id=org_id)),
+        "quarantined": _sorted((q.location, q.reason) for q in QuarantinedInput.objects.filter(organization_id=org_id)),
+        "audit": _sorted((a.action, patients.get(a.patient_id or 0), a.object_type,
+                         messages.get(int(a.object_id)) if a.object_type == "RawHl7Message" else "",
+                         json.dumps({k: natural(k, v) for k, v in json.loads(a.detail).items()}, sort_keys=True,
+                                    default=str))
+                        for a in AuditEvent.objects.filter(organization_id=org_id, action__startswith="hl7.")),
+    }
+
+
+@pytest.mark.parametrize(("rejected", "max_keys"), [(False, 250), (True, 250), (False, 1)],
+                         ids=["one-transaction", "with-a-rejection", "too-many-keys-to-read-up-front"])
+def test_a_batch_ends_exactly_as_the_same_messages_one_at_a_time(rejected: bool, max_keys: int,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group commit reads the batch's lookups up front and writes its new rows together (``BatchReads``); with
+    messages that depend on each other inside one batch, the outcome is the same as one message per batch."""
+    from careloop.interop.hl7v2 import reads
+    from careloop.interop.hl7v2.inbox import Incoming
+
+    monkeypatch.setattr(reads, "MAX_KEYS", max_keys)
+
+    texts = _mixed_messages(rejected=rejected)
+    one, together = make_org(), make_org()
+    singles = [r for t in texts for r in inbox(one).receive_batch([Incoming(normalize(t), "test")])]
+    box = inbox(together)
+    if not rejected:  # the batch is stored and applied in one transaction
+        box._receive_in_two = None  # type: ignore[assignment, method-assign]
+    batch = box.receive_batch([Incoming(normalize(t), "test") for t in texts])
+    assert [(r.ack_code, r.status, r.error) for r in batch] == [(r.ack_code, r.status, r.error) for r in singles]
+    a, b = _snapshot(together.pk), _snapshot(one.pk)
+    for key in a:
+        assert a[key] == b[key], key
+    statuses = {r.status for r in batch}
+    assert {"accepted", "duplicate", "review"} <= statuses and ("rejected" in statuses) == rejected
+
+
+def test_a_clash_writing_the_batch_rows_together_falls_back_to_one_row_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another listener may create the same patient or stay between the batch's reads and its set-based writes
+    (PostgreSQL): the one-transaction path gives way to store-first, whose pass gives way to writing each row at
+    once - where such a clash belongs to one message (retried, then AE). Here the clash happens twice, then not."""
+    from django.db import IntegrityError
+
+    from careloop.interop.hl7v2 import reads
+    from careloop.interop.hl7v2.inbox import Incoming
+
+    real, calls = reads.create_patients, []
+
+    def clashing(**kwargs: object) -> None:
+        calls.append(kwargs)
+        if len(calls) <= 2:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reads, "create_patients", clashing)
+    org = make_org()
+    texts = [adt("A01", f"K{i}", mrn=f"K-{i}", visit=f"VK{i}", family=f"KAY{i}", dob=f"1950010{i + 1}")
+             for i in range(3)]
+    results = inbox(org).receive_batch([Incoming(normalize(t), "test") for t in texts])
+    assert [(r.ack_code, r.status) for r in results] == [("AA", "accepted")] * 3 and len(calls) == 2
+    assert RawHl7Message.objects.filter(organization=org).count() == 3  # each stored once
+    assert Patient.objects.filter(organization=org).count() == 3 and Encounter.objects.count() == 3
+    assert set(RawHl7Message.objects.values_list("status", flat=True)) == {"accepted"}

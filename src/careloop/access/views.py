@@ -14,11 +14,11 @@ from careloop.access import selectors, services
 from careloop.access.choices import NoticeMethod, PartnerKind
 from careloop.accounts import rules as access_rules
 from careloop.accounts.models import User
+from careloop.accounts.permissions import staff_view
 from careloop.careplans import export
 from careloop.careplans import rules as plan_rules
 from careloop.careplans import selectors as plans
 from careloop.careplans.services import clinic_today, clinic_zone
-from careloop.careplans.views import guarded
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import NotFound, ValidationFailed
@@ -40,7 +40,7 @@ def _plan_cards(actor: Actor, pool: list[Any]) -> list[dict[str, Any]]:
     return cards
 
 
-@guarded("portal.use")
+@staff_view("portal.use")
 def portal(request: HttpRequest, actor: Actor, result: Any = None, error: str = "") -> HttpResponse:
     today = clinic_today(_org(actor))
     ids = selectors.portal_patient_ids(actor=actor, today=today)
@@ -55,7 +55,7 @@ def portal(request: HttpRequest, actor: Actor, result: Any = None, error: str = 
 
 
 @require_POST
-@guarded("portal.use")
+@staff_view("portal.use")
 def portal_comment(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     kind = "goal_proposal" if request.POST.get("kind") == "goal_proposal" else "comment"
     services.comment_on_plan(actor=actor, plan_id=plan_id, body=request.POST.get("body", ""), kind=kind)
@@ -63,14 +63,14 @@ def portal_comment(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResp
 
 
 @require_POST
-@guarded("portal.use")
+@staff_view("portal.use")
 def portal_done(request: HttpRequest, actor: Actor, plan_id: int, action_id: str) -> HttpResponse:
     services.mark_action_done(actor=actor, plan_id=plan_id, action_id=action_id)
     return HttpResponseRedirect(f"/portal/#plan-{plan_id}")
 
 
 @require_POST
-@guarded("portal.use")
+@staff_view("portal.use")
 def portal_message(request: HttpRequest, actor: Actor) -> HttpResponse:
     try:
         result = services.send_message(actor=actor, patient_id=int(request.POST.get("patient_id") or 0),
@@ -80,7 +80,7 @@ def portal_message(request: HttpRequest, actor: Actor) -> HttpResponse:
     return portal.__wrapped__(request, actor, result=result)  # type: ignore[attr-defined,no-any-return]
 
 
-@guarded("portal.use")
+@staff_view("portal.use")
 def portal_pdf(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     plan = services.view_plan(actor=actor, plan_id=plan_id)
     response = HttpResponse(export.pdf_bytes(plan), content_type="application/pdf")
@@ -88,7 +88,7 @@ def portal_pdf(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse
     return response
 
 
-@guarded("partner.use")
+@staff_view("partner.use")
 def partner(request: HttpRequest, actor: Actor) -> HttpResponse:
     shares = list(selectors.active_shares(actor=actor, now=clock.now()))
     return render(request, "access/partner.html", {
@@ -96,7 +96,7 @@ def partner(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 @require_POST
-@guarded("partner.use")
+@staff_view("partner.use")
 def partner_comment(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     services.comment_on_plan(actor=actor, plan_id=plan_id, body=request.POST.get("body", ""))
     return HttpResponseRedirect(f"/partner/#plan-{plan_id}")
@@ -110,7 +110,7 @@ def _dt(value: str, zone: Any) -> dt.datetime:
 
 
 @require_http_methods(["GET", "POST"])
-@guarded("oncall.read")
+@staff_view("oncall.read")
 def on_call(request: HttpRequest, actor: Actor) -> HttpResponse:
     zone = clinic_zone(_org(actor))
     can_manage = access_rules.has_permission(actor.role, "access.manage")
@@ -177,7 +177,7 @@ def _panel_response(request: HttpRequest, actor: Actor, patient_id: int, error: 
                   status=400 if error else 200)
 
 
-@guarded("careplan.read")
+@staff_view("careplan.read")
 def patient_panel(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
     return _panel_response(request, actor, patient_id)
 
@@ -193,7 +193,7 @@ PANEL_ACTIONS = ("notice", "reply", "call", "portal", "proxy", "proxy-revoke", "
 
 
 @require_POST
-@guarded("careplan.read")
+@staff_view("careplan.read")
 def patient_panel_action(request: HttpRequest, actor: Actor, patient_id: int, action: str) -> HttpResponse:
     """One staff action from the chart's access panel. The service checks the action's own permission
     (careplan.write, oncall.log or access.manage) and audits; a validation error re-renders the panel."""

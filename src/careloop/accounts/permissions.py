@@ -61,10 +61,10 @@ def require_permission(actor: Actor, permission: str) -> Actor:
 View = Callable[..., HttpResponse]
 
 
-def staff_view(permission: str, *, atomic: bool = False) -> Callable[[Callable[..., HttpResponse]], View]:
-    """The UI views' guard: signed in (else to the login page), in an organization, holding ``permission``; the
-    view is called as ``fn(request, actor, ...)`` (inside one transaction when ``atomic``). Domain errors render
-    the error page with their status (403, 404, 400, ...)."""
+def staff_view(*permissions: str, atomic: bool = False) -> Callable[[Callable[..., HttpResponse]], View]:
+    """The UI views' guard: signed in (else to the login page), in an organization, holding one of
+    ``permissions``; the view is called as ``fn(request, actor, ...)`` (inside one transaction when ``atomic``).
+    Domain errors render the error page with their status (403, 404, 400, ...)."""
     def decorate(fn: Callable[..., HttpResponse]) -> View:
         @wraps(fn)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -72,8 +72,8 @@ def staff_view(permission: str, *, atomic: bool = False) -> Callable[[Callable[.
                 return HttpResponseRedirect(f"/login/?next={request.path}")
             try:
                 actor = actor_from_request(request)
-                if actor.organization_id is None or not rules.has_permission(actor.role, permission):
-                    raise PermissionDenied(f"role {actor.role!r} may not {permission}")
+                if actor.organization_id is None or not any(rules.has_permission(actor.role, p) for p in permissions):
+                    raise PermissionDenied(f"role {actor.role!r} may not {' or '.join(permissions)}")
                 if atomic:
                     with transaction.atomic():
                         return fn(request, actor, *args, **kwargs)

@@ -4,39 +4,18 @@ new version), history with diffs."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from careloop.accounts.permissions import actor_from_request, require_permission
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import record_event
 from careloop.careplans import rules, selectors, services
 from careloop.careplans.choices import GOAL_STATUSES, INVOLVEMENT_LEVELS
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, ValidationFailed
-
-View = Callable[..., HttpResponse]
-
-
-def guarded(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    """Signed in, permission checked, domain errors shown as an error page (shared by the access views)."""
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = require_permission(actor_from_request(request), permission)
-                return fn(request, actor, *args, **kwargs)
-            except CareloopError as exc:
-                return render(request, "web/error.html", {"status": exc.status_code, "message": str(exc)},
-                              status=exc.status_code)
-        return wrapper
-    return decorate
+from careloop.core.errors import ValidationFailed
 
 
 def _org(actor: Actor) -> int:
@@ -45,7 +24,7 @@ def _org(actor: Actor) -> int:
 
 
 @require_POST
-@guarded("careplan.write")
+@staff_view("careplan.write")
 def create(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
     plan = services.create_plan(organization_id=_org(actor), patient_id=patient_id, actor=actor,
                                 templates=request.POST.getlist("template"),
@@ -53,7 +32,7 @@ def create(request: HttpRequest, actor: Actor, patient_id: int) -> HttpResponse:
     return HttpResponseRedirect(f"/careplans/{plan.pk}/")
 
 
-@guarded("careplan.read")
+@staff_view("careplan.read")
 def plan_view(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     plan = selectors.plan(organization_id=_org(actor), plan_id=plan_id)
     record_event(actor=actor, action="careplan.viewed", patient_id=plan.patient_id, object_type="CarePlan",
@@ -96,7 +75,7 @@ def _document_from_post(post: Any, current: rules.Doc) -> rules.Doc:
 
 
 @require_http_methods(["GET", "POST"])
-@guarded("careplan.write")
+@staff_view("careplan.write")
 def edit(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     plan = selectors.plan(organization_id=_org(actor), plan_id=plan_id)
     v = selectors.version(plan=plan)
@@ -119,7 +98,7 @@ def edit(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
 
 
 @require_POST
-@guarded("careplan.write")
+@staff_view("careplan.write")
 def add_template(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     services.apply_template(organization_id=_org(actor), plan_id=plan_id, key=request.POST.get("template", ""),
                             actor=actor)
@@ -127,14 +106,14 @@ def add_template(request: HttpRequest, actor: Actor, plan_id: int) -> HttpRespon
 
 
 @require_POST
-@guarded("careplan.read")
+@staff_view("careplan.read")
 def comment(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     services.add_comment(organization_id=_org(actor), plan_id=plan_id, actor=actor,
                          body=request.POST.get("body", ""))
     return HttpResponseRedirect(f"/careplans/{plan_id}/")
 
 
-@guarded("careplan.read")
+@staff_view("careplan.read")
 def history(request: HttpRequest, actor: Actor, plan_id: int) -> HttpResponse:
     plan = selectors.plan(organization_id=_org(actor), plan_id=plan_id)
     record_event(actor=actor, action="careplan.history_viewed", patient_id=plan.patient_id, object_type="CarePlan",

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -14,37 +10,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from careloop.accounts import rules
-from careloop.accounts.permissions import actor_from_request, client_ip, require_permission
+from careloop.accounts.permissions import client_ip, staff_view
 from careloop.accounts.services import authenticate_with_lockout
 from careloop.audit.services import EventSpec, record_events
 from careloop.core.actor import Actor
-from careloop.core.errors import CareloopError, NotFound, PermissionDenied
 from careloop.registry import selectors
-
-View = Callable[..., HttpResponse]
-
-
-def staff_view(permission: str) -> Callable[[Callable[..., HttpResponse]], View]:
-    def decorate(fn: Callable[..., HttpResponse]) -> View:
-        @wraps(fn)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return HttpResponseRedirect(f"/login/?next={request.path}")
-            try:
-                actor = require_permission(actor_from_request(request), permission)
-                return fn(request, actor, *args, **kwargs)
-            except PermissionDenied as exc:
-                return render(request, "web/error.html", {"status": 403, "message": str(exc)}, status=403)
-            except NotFound as exc:
-                return render(request, "web/error.html", {"status": 404, "message": str(exc)}, status=404)
-            except CareloopError as exc:
-                return render(
-                    request, "web/error.html", {"status": exc.status_code, "message": str(exc)}, status=exc.status_code
-                )
-
-        return wrapper
-
-    return decorate
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from careloop.accounts import rules as access
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import record_event
 from careloop.clinics.models import Organization
 from careloop.core import clock
@@ -25,7 +26,7 @@ from careloop.worklist import selectors, services
 from careloop.worklist.choices import Activity, Channel, Outcome, StaffType
 from careloop.worklist.rules import timeline
 from careloop.worklist.scripts import script_for
-from careloop.worklist.views._common import int_or_none, org, parse_date, parse_time, source_url, staff_view
+from careloop.worklist.views._common import int_or_none, org, parse_date, parse_time, source_url
 
 PANEL = ("worklist.own", "worklist.team")
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from careloop.accounts import rules as access
 from careloop.accounts.models import User
+from careloop.accounts.permissions import staff_view
 from careloop.audit.services import EventSpec, record_event, record_events
 from careloop.core import clock
 from careloop.core.actor import Actor
@@ -20,7 +21,7 @@ from careloop.programs.choices import Program
 from careloop.worklist import selectors, services
 from careloop.worklist.choices import TRANSITIONS, TaskStatus, TaskType
 from careloop.worklist.rules.assignment import CLINICAL
-from careloop.worklist.views._common import int_or_none, org, source_url, staff_view
+from careloop.worklist.views._common import int_or_none, org, source_url
 
 OWN_OR_TEAM = ("worklist.own", "worklist.team")
 SNOOZE_CHOICES = {"1d": dt.timedelta(days=1), "3d": dt.timedelta(days=3), "7d": dt.timedelta(days=7)}

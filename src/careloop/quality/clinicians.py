@@ -24,9 +24,10 @@ from careloop.clinics.models import Practitioner
 from careloop.core.actor import Actor
 from careloop.core.errors import PermissionDenied
 from careloop.programs.models import DesignatedCareMember
+from careloop.quality import selectors
 from careloop.quality.gaps import gap_key
 from careloop.quality.measures import REGISTRY
-from careloop.quality.models import CareGap, GapStatus, MeasureResult
+from careloop.quality.models import GapStatus, MeasureResult
 
 SEE_ALL_ROLES = frozenset({"leader", "admin"})
 UNATTRIBUTED = 0  # clinician id of patients with no attribution
@@ -121,18 +122,9 @@ def clinician_gaps(*, actor: Actor, clinician_id: int, first: dt.date, last: dt.
     """Drill-down: the gaps of ``status`` of the patients attributed to ``clinician_id`` (0: unattributed)."""
     org, _only = _scope(actor, clinician_id)
     owner = attribution(org, first, last)
-    rows = CareGap.objects.filter(organization_id=org, status=status, period_start=first, period_end=last)
-    if measure:
-        rows = rows.filter(measure=measure.split("/")[0])
-    out = [
-        {"gap_id": g[0], "patient_id": g[1], "mrn": g[2], "name": f"{g[3]} {g[4]}".strip(),
-         "measure": gap_key(g[5], g[6]), "status": g[7], "missing": g[8], "closes_by": g[9],
-         "due": g[10].isoformat() if g[10] else ""}
-        for g in rows.order_by("measure", "patient_id").values_list(
-            "pk", "patient_id", "patient__mrn", "patient__given", "patient__family", "measure", "group",
-            "status", "missing", "closes_by", "due")
-        if owner.get(g[1], UNATTRIBUTED) == clinician_id
-    ]
+    out = [row for row in selectors.gap_rows(organization_id=org, first=first, last=last, status=status,
+                                             measure=measure)
+           if owner.get(row["patient_id"], UNATTRIBUTED) == clinician_id]
     record_event(actor=actor, action="quality.clinician_gaps_viewed", object_type="CareGap",
                  object_id=f"{clinician_id}:{first}:{last}:{measure or '*'}", detail={"patients": len(out)})
     return out

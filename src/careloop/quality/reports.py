@@ -19,6 +19,7 @@ from careloop.audit.services import record_event
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.core.errors import NotFound, PermissionDenied
+from careloop.quality import selectors
 from careloop.quality.gaps import gap_key
 from careloop.quality.measures import REGISTRY
 from careloop.quality.models import CareGap, GapStatus, MeasureResult
@@ -116,17 +117,7 @@ def gap_patients(*, actor: Actor, first: dt.date, last: dt.date, measure: str | 
                  status: str = GapStatus.OPEN) -> list[dict[str, Any]]:
     """Drill-down: the patients with a gap of ``status`` (for one measure, or all)."""
     org = _require(actor, "quality.read")
-    rows = CareGap.objects.filter(organization_id=org, status=status, **_period(first, last))
-    if measure:
-        rows = rows.filter(measure=measure.split("/")[0])
-    out = [
-        {"gap_id": g[0], "patient_id": g[1], "mrn": g[2], "name": f"{g[3]} {g[4]}".strip(),
-         "measure": gap_key(g[5], g[6]), "status": g[7], "missing": g[8], "closes_by": g[9],
-         "due": g[10].isoformat() if g[10] else ""}
-        for g in rows.order_by("measure", "patient_id").values_list(
-            "pk", "patient_id", "patient__mrn", "patient__given", "patient__family", "measure", "group",
-            "status", "missing", "closes_by", "due")
-    ]
+    out = selectors.gap_rows(organization_id=org, first=first, last=last, status=status, measure=measure)
     record_event(actor=actor, action="quality.gap_list_viewed", object_type="CareGap",
                  object_id=f"{first}:{last}:{measure or '*'}", detail={"patients": len(out)})
     return out

@@ -191,6 +191,15 @@ def _lock_head(chain: int) -> tuple[int, int, str]:
     return int(row[0]), int(row[1]), str(row[2])
 
 
+def _create_heads(cur: Any, chains: list[int]) -> None:
+    """Create the heads of ``chains`` that do not exist yet (an organization's read chains come together)."""
+    values = ", ".join(["(%s, 0, %s)"] * len(chains))
+    cur.execute(
+        f"INSERT INTO {_HEAD_TABLE} (chain, seq, last_hash) VALUES {values} ON CONFLICT (chain) DO NOTHING",  # noqa: S608 - model metadata
+        [v for c in chains for v in (c, rules.GENESIS)],
+    )
+
+
 # Read-audit chains (PostgreSQL). Audit events written inside a business transaction go on the organization's
 # chain (chain id = organization id). The events of read-only requests (patients listed or viewed) are written
 # in their own short transaction on one of READ_SHARDS more chains of the organization, whichever head is free
@@ -212,11 +221,7 @@ def _lock_free_read_shard(organization_chain: int) -> tuple[int, int, int, str]:
         if row is None:
             cur.execute(f"SELECT count(*) FROM {_HEAD_TABLE} WHERE chain = ANY(%s)", [chains])  # noqa: S608 - model metadata
             if cur.fetchone()[0] < len(chains):
-                values = ", ".join(["(%s, 0, %s)"] * len(chains))
-                cur.execute(
-                    f"INSERT INTO {_HEAD_TABLE} (chain, seq, last_hash) VALUES {values} ON CONFLICT (chain) DO NOTHING",  # noqa: S608 - model metadata
-                    [v for c in chains for v in (c, rules.GENESIS)],
-                )
+                _create_heads(cur, chains)
                 cur.execute(pick, [chains])
                 row = cur.fetchone()
         if row is None:
@@ -235,11 +240,7 @@ def _first_read_chain_head(organization_chain: int) -> tuple[int, int, int, str]
         cur.execute(select, [chains[0]])
         row = cur.fetchone()
         if row is None:
-            values = ", ".join(["(%s, 0, %s)"] * len(chains))
-            cur.execute(
-                f"INSERT INTO {_HEAD_TABLE} (chain, seq, last_hash) VALUES {values} ON CONFLICT (chain) DO NOTHING",  # noqa: S608 - model metadata
-                [v for c in chains for v in (c, rules.GENESIS)],
-            )
+            _create_heads(cur, chains)
             cur.execute(select, [chains[0]])
             row = cur.fetchone()
     return int(row[0]), int(row[1]), int(row[2]), str(row[3])

@@ -472,41 +472,6 @@ def reserve_encounter_ids(count: int) -> list[int]:
     return reserve_ids(Encounter, count)
 
 
-def _insert_values(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """``core.db.insert_rows`` as multi-row INSERT statements: on PostgreSQL one statement is parsed, planned and
-    sent for the batch's rows instead of one per row (executemany)."""
-    if not rows:
-        return
-    meta = model._meta
-    fields = [meta.get_field(name) for name in columns]
-    given = {f.name for f in fields}
-    missing = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key]
-    everything = [*fields, *missing]
-    ops = connection.ops
-    adapt: list[Any] = []
-    for f in everything:
-        if isinstance(f, models.DateTimeField):
-            adapt.append(ops.adapt_datetimefield_value)
-        elif isinstance(f, models.DateField):
-            adapt.append(ops.adapt_datefield_value)
-        elif isinstance(f, models.JSONField):
-            adapt.append(lambda v, f=f: f.get_db_prep_save(v, connection))
-        else:
-            adapt.append(None)
-    values = [[*row, *(f.get_default() for f in missing)] for row in rows]
-    values = [[a(v) if a is not None and v is not None else v for a, v in zip(adapt, row, strict=True)]
-              for row in values]
-    qn = ops.quote_name
-    cols = ", ".join(qn(str(f.column)) for f in everything)  # type: ignore[union-attr]
-    one = "(" + ", ".join(["%s"] * len(everything)) + ")"
-    per = max(1, (connection.features.max_query_params or 999) // len(everything))
-    with connection.cursor() as cursor:
-        for lo in range(0, len(values), per):
-            chunk = values[lo : lo + per]
-            cursor.execute(f"INSERT INTO {qn(meta.db_table)} ({cols}) VALUES {', '.join([one] * len(chunk))}",  # noqa: S608 - model metadata, values bound
-                           [v for row in chunk for v in row])
-
-
 def _union_rows(model: type[models.Model], items: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """Rows of varying field sets as one column list: a field a row does not give takes its default, as
     ``write_row`` would have written it."""
@@ -530,11 +495,11 @@ def create_patients(*, organization_id: int, patients: Sequence[tuple[int, dict[
                       "search_name": f"{fields.get('family', '')} {fields.get('given', '')}".strip().lower()}
         items.append({"id": pid, "organization": organization_id, "created_at": now, "updated_at": now, **fields})
     names, rows = _union_rows(Patient, items)
-    _insert_values(Patient, names, rows)
-    _insert_values(PatientIdentifier, ["organization", "patient", "created_at", "updated_at", "system", "value",
+    insert_rows(Patient, names, rows, multi_row=True)
+    insert_rows(PatientIdentifier, ["organization", "patient", "created_at", "updated_at", "system", "value",
                                     "type_code", "assigner"],
                 [(organization_id, pid, now, now, i["system"][:200], i["value"][:128], i["type_code"][:16],
-                  i["assigner"][:200]) for pid, _, identifiers in patients for i in identifiers])
+                  i["assigner"][:200]) for pid, _, identifiers in patients for i in identifiers], multi_row=True)
 
 
 def create_encounters(*, organization_id: int,
@@ -547,11 +512,11 @@ def create_encounters(*, organization_id: int,
     names, rows = _union_rows(Encounter, [
         {"id": eid, "organization": organization_id, "patient": pid, "created_at": now, "updated_at": now, **fields}
         for eid, pid, fields, _ in encounters])
-    _insert_values(Encounter, names, rows)
-    _insert_values(EncounterSourceKey, ["organization", "encounter", "created_at", "updated_at", "source_kind",
+    insert_rows(Encounter, names, rows, multi_row=True)
+    insert_rows(EncounterSourceKey, ["organization", "encounter", "created_at", "updated_at", "source_kind",
                                      "facility", "visit_number"],
                 [(organization_id, eid, now, now, fields.get("source_kind", "hl7v2"), key[0][:200], key[1][:64])
-                 for eid, _, fields, key in encounters if key is not None])
+                 for eid, _, fields, key in encounters if key is not None], multi_row=True)
 
 
 def update_encounters(updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
@@ -570,8 +535,8 @@ def record_patient_events(rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         now = timezone.now()
         names = list(rows[0])
-        _insert_values(PatientEvent, ["created_at", "updated_at", *names],
-                       [(now, now, *(r[n] for n in names)) for r in rows])
+        insert_rows(PatientEvent, ["created_at", "updated_at", *names],
+                    [(now, now, *(r[n] for n in names)) for r in rows], multi_row=True)
 
 
 def open_patient_match_review(*, organization_id: int, message_id: int, reason: str, candidates: list[dict[str, Any]],

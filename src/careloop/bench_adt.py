@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from careloop.interop.mllp.client import ack_summary, send_reliably
+from careloop.interop.mllp.server import event_loop_factory
 
 ORG = "bench-adt"
 
@@ -177,7 +178,7 @@ def bench_adt(args: argparse.Namespace) -> int:
         else:
             bare, bare_port = _start([sys.executable, "-m", "careloop.interop.mllp.bare", "--port", "0"], env)
             try:
-                c_elapsed, c_lat, _ = asyncio.run(_run_senders(groups, bare_port))
+                c_elapsed, c_lat, _ = asyncio.run(_run_senders(groups, bare_port), loop_factory=event_loop_factory())
             finally:
                 _stop(bare)
             log = (work / "listener.log").open("w")
@@ -187,7 +188,7 @@ def bench_adt(args: argparse.Namespace) -> int:
             try:
                 cpu0 = _cpu_seconds(proc.pid)
                 t0 = time.time()
-                elapsed, lat, bad = asyncio.run(_run_senders(groups, port))
+                elapsed, lat, bad = asyncio.run(_run_senders(groups, port), loop_factory=event_loop_factory())
                 applied = _wait_applied(waiter) - t0  # the transitions worker's queue worked off too
                 cpu = _cpu_seconds(proc.pid) - cpu0
             finally:
@@ -259,7 +260,7 @@ def _kill_test(groups: list[list[bytes]], listen: list[str], env: dict[str, str]
         return time.perf_counter() - start, sum(r.resends for r in reports)
 
     try:
-        elapsed, resends = asyncio.run(main())
+        elapsed, resends = asyncio.run(main(), loop_factory=event_loop_factory())
     finally:
         _stop(state["proc"])
     recovered = sum(int(line.split()[1]) for line in said if line.startswith("recovered "))

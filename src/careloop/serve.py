@@ -26,6 +26,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HTTP_PROTOCOL = "careloop.serve:NoDelayHttpProtocol"
 APP = "careloop.config.wsgi:application"
+# asyncio's own loop, as measured for the worklist benchmark (uvicorn's "auto" would take uvloop, installed for
+# the MLLP listener).
+LOOP = "asyncio"
 
 
 class NoDelayHttpProtocol(HttpToolsProtocol):
@@ -63,7 +66,7 @@ def _uvicorn_config() -> object:
     import uvicorn
 
     return uvicorn.Config(APP, interface="wsgi", log_level="warning", lifespan="off", http=HTTP_PROTOCOL,
-                          access_log=False)
+                          access_log=False, loop=LOOP)
 
 
 def _worker(host: str, port: int) -> None:
@@ -89,7 +92,7 @@ def serve(*, host: str, port: int, workers: int = 1) -> int:
     print(f"careloop is serving at http://{host}:{port}  (Ctrl+C to stop)", flush=True)
     if workers <= 1:
         uvicorn.run(APP, interface="wsgi", host=host, port=port, log_level="warning", lifespan="off",
-                    http=HTTP_PROTOCOL)
+                    http=HTTP_PROTOCOL, loop=LOOP)
         return 0
     return _supervise(host, port, workers)
 

@@ -14,15 +14,22 @@ from typing import Any
 import pytest
 
 from careloop.interop.mllp.framing import Frame, FrameDecoder, frame
-from careloop.interop.mllp.server import MessageHandler, MllpServer
+from careloop.interop.mllp.server import MessageHandler, MllpServer, event_loop_factory
 
 
 class ServerThread:
     """``with ServerThread(handler) as srv:`` serves on 127.0.0.1, a free port, until the block ends."""
 
-    def __init__(self, handler: MessageHandler, **options: Any) -> None:
+    def __init__(self, handler: MessageHandler, *, loop: str = "production", **options: Any) -> None:
+        """``loop``: "production" (the listener's: uvloop when installed), "asyncio" or "uvloop"."""
         self.server = MllpServer(handler, host="127.0.0.1", port=0, **options)
-        self.loop = asyncio.new_event_loop()
+        if loop == "uvloop":
+            import uvloop
+
+            self.loop = uvloop.new_event_loop()
+        else:
+            factory = event_loop_factory() if loop == "production" else None
+            self.loop = factory() if factory is not None else asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.stopped = False

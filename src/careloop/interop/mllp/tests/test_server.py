@@ -8,10 +8,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from careloop.interop.mllp.client import MllpClient, make_client_ssl_context, send_reliably
 from careloop.interop.mllp.framing import frame
-from careloop.interop.mllp.server import make_server_ssl_context
+from careloop.interop.mllp.server import event_loop_factory, make_server_ssl_context
 from careloop.interop.mllp.tests.helpers import ServerThread, connect, read_frames, self_signed_cert, send_and_read
+
+# The transport's edge cases on both event loops: uvloop (the listener's, ``event_loop_factory``) and asyncio's own
+# (the fallback without uvloop).
+LOOPS = pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 
 
 class Echo:
@@ -43,14 +49,16 @@ class Echo:
             self.closed_threads.append(threading.current_thread().name)
 
 
-def test_round_trip() -> None:
-    with ServerThread(Echo()) as srv:
+@LOOPS
+def test_round_trip(loop: str) -> None:
+    with ServerThread(Echo(), loop=loop) as srv:
         assert send_and_read(srv.port, b"MSH|1") == b"ACK MSH|1"
 
 
-def test_frame_split_over_many_writes() -> None:
+@LOOPS
+def test_frame_split_over_many_writes(loop: str) -> None:
     handler = Echo()
-    with ServerThread(handler) as srv, connect(srv.port) as sock:
+    with ServerThread(handler, loop=loop) as srv, connect(srv.port) as sock:
         data = frame(b"MSH|split\rPID|1")
         for i in range(0, len(data), 3):
             sock.sendall(data[i : i + 3])
@@ -58,8 +66,9 @@ def test_frame_split_over_many_writes() -> None:
         assert read_frames(sock, 1) == [b"ACK MSH|split\rPID|1"]
 
 
-def test_coalesced_frames_are_answered_in_order() -> None:
-    with ServerThread(Echo()) as srv, connect(srv.port) as sock:
+@LOOPS
+def test_coalesced_frames_are_answered_in_order(loop: str) -> None:
+    with ServerThread(Echo(), loop=loop) as srv, connect(srv.port) as sock:
         sock.sendall(b"noise" + frame(b"MSH|1") + frame(b"MSH|2") + frame(b"MSH|3"))
         assert read_frames(sock, 3) == [b"ACK MSH|1", b"ACK MSH|2", b"ACK MSH|3"]
         assert srv.server.stats.discarded_bytes == 5
@@ -82,9 +91,10 @@ def test_many_concurrent_connections() -> None:
     assert handler.max_active > 1
 
 
-def test_client_dropping_mid_message_is_survived() -> None:
+@LOOPS
+def test_client_dropping_mid_message_is_survived(loop: str) -> None:
     handler = Echo()
-    with ServerThread(handler) as srv:
+    with ServerThread(handler, loop=loop) as srv:
         with connect(srv.port) as sock:
             sock.sendall(b"\x0bMSH|never finished")
         time.sleep(0.1)
@@ -104,15 +114,17 @@ def test_client_gone_before_its_ack_does_not_stop_the_server() -> None:
         assert handler.handled == [b"MSH|orphan", b"MSH|next"]
 
 
-def test_oversized_frame_is_answered_and_the_connection_goes_on() -> None:
-    with ServerThread(Echo(), max_frame_bytes=1000) as srv, connect(srv.port) as sock:
+@LOOPS
+def test_oversized_frame_is_answered_and_the_connection_goes_on(loop: str) -> None:
+    with ServerThread(Echo(), max_frame_bytes=1000, loop=loop) as srv, connect(srv.port) as sock:
         sock.sendall(frame(b"MSH|" + b"x" * 5000) + frame(b"MSH|small"))
         assert read_frames(sock, 2) == [b"TOO BIG 5004", b"ACK MSH|small"]
 
 
-def test_graceful_shutdown_finishes_in_flight_messages_then_refuses_connections() -> None:
+@LOOPS
+def test_graceful_shutdown_finishes_in_flight_messages_then_refuses_connections(loop: str) -> None:
     handler = Echo(delay=0.5)
-    srv = ServerThread(handler, workers=3).__enter__()
+    srv = ServerThread(handler, workers=3, loop=loop).__enter__()
     port = srv.port
     sock = connect(port)
     sock.sendall(frame(b"MSH|in-flight"))
@@ -159,10 +171,11 @@ def test_send_reliably_resends_after_the_listener_restarts() -> None:
     assert asyncio.run(main()) == [b"ACK MSH|0", b"ACK MSH|1", b"ACK MSH|2"]
 
 
-def test_tls_round_trip(tmp_path: Path) -> None:
+@LOOPS
+def test_tls_round_trip(tmp_path: Path, loop: str) -> None:
     cert, key = self_signed_cert(tmp_path)
     handler = Echo()
-    with ServerThread(handler, ssl_context=make_server_ssl_context(str(cert), str(key))) as srv:
+    with ServerThread(handler, ssl_context=make_server_ssl_context(str(cert), str(key)), loop=loop) as srv:
 
         async def main() -> bytes:
             async with MllpClient("127.0.0.1", srv.port, ssl_context=make_client_ssl_context(str(cert))) as c:
@@ -210,3 +223,12 @@ def test_a_failing_batch_sends_no_ack_and_closes_the_connection() -> None:
     with ServerThread(Batcher(delay=0, fail=True)) as srv, connect(srv.port) as sock:
         sock.sendall(frame(b"MSH|lost"))
         assert read_frames(sock, 1, timeout=3) == []  # closed without an ACK: the sender will resend
+
+
+def test_the_listener_runs_on_uvloop_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop
+
+    monkeypatch.delenv("CARELOOP_EVENT_LOOP", raising=False)
+    assert event_loop_factory() is uvloop.new_event_loop
+    monkeypatch.setenv("CARELOOP_EVENT_LOOP", "asyncio")
+    assert event_loop_factory() is None

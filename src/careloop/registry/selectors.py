@@ -379,14 +379,27 @@ def hl7_visits(*, actor: Actor, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     if not keys:
         return {}
     org = _org(actor)
-    sql = _VISIT.format(end=connection.ops.quote_name("end")) + (
+    head = _VISIT.format(end=connection.ops.quote_name("end")) + ", k.facility, k.visit_number FROM "
+    if connection.vendor == "postgresql":
+        # The keys as a VALUES list, each probed in the unique key index, then the stay by id. (An OR of the keys
+        # let a generic plan made while the tables were small scan the stays first, for the whole run.)
+        sql = head + (
+            f"(VALUES {', '.join(['(%s, %s)'] * len(keys))}) AS v(facility, visit_number) "
+            f"JOIN {_table(EncounterSourceKey)} k ON k.organization_id = %s AND k.source_kind = 'hl7v2' "
+            "AND k.facility = v.facility AND k.visit_number = v.visit_number "
+            f"JOIN {_table(Encounter)} e ON e.id = k.encounter_id "
+            "WHERE e.organization_id = %s AND e.source_kind = 'hl7v2'")
+        params = [*(x for facility, number in keys for x in (facility, number)), org, org]
+    else:
         # CROSS JOIN: SQLite keeps this order (a unique-index seek per key, then the stay by id).
-        f", k.facility, k.visit_number FROM {_table(EncounterSourceKey)} k CROSS JOIN {_table(Encounter)} e "
-        "WHERE e.id = k.encounter_id AND +e.organization_id = %s AND e.source_kind = 'hl7v2' AND (")
-    sql += " OR ".join(["(k.organization_id = %s AND k.source_kind = 'hl7v2' AND k.facility = %s AND "
-                        "k.visit_number = %s)"] * len(keys)) + ")"
+        sql = head + (
+            f"{_table(EncounterSourceKey)} k CROSS JOIN {_table(Encounter)} e "
+            "WHERE e.id = k.encounter_id AND +e.organization_id = %s AND e.source_kind = 'hl7v2' AND (")
+        sql += " OR ".join(["(k.organization_id = %s AND k.source_kind = 'hl7v2' AND k.facility = %s AND "
+                            "k.visit_number = %s)"] * len(keys)) + ")"
+        params = [org, *(x for facility, number in keys for x in (org, facility, number))]
     found: dict[tuple[str, str], VisitRow] = {}
-    for r in _fetch(sql, [org, *(x for facility, number in keys for x in (org, facility, number))]):
+    for r in _fetch(sql, params):
         diagnoses = json.loads(r[9]) if isinstance(r[9], str) else (r[9] or [])
         found[(r[10], r[11])] = VisitRow(r[0], r[1], r[2], r[3], _aware(r[4]), _aware(r[5]), r[6], r[7], r[8],
                                          list(diagnoses))

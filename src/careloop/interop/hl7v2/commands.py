@@ -47,6 +47,7 @@ def ingest(*, organization_id: int, time_zone: str, paths: list[str], as_json: b
                 what = f"{h.message_type} {h.control_id}" if h else "(unreadable)"
                 reason = f": {result.error}" if result.error else (f" ({result.note})" if result.note else "")
                 print(f"{path}#{result.index} {what} -> {result.ack_code} {result.status}{reason}")
+    inbox.wait_for_statistics()
     if not as_json:
         print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no messages")
     return 0

@@ -332,3 +332,29 @@ def test_a_clash_writing_the_batch_rows_together_falls_back_to_one_row_at_a_time
     assert RawHl7Message.objects.filter(organization=org).count() == 3  # each stored once
     assert Patient.objects.filter(organization=org).count() == 3 and Encounter.objects.count() == 3
     assert set(RawHl7Message.objects.values_list("status", flat=True)) == {"accepted"}
+
+
+@pytest.mark.django_db
+def test_statistics_are_refreshed_off_the_intake_thread_as_the_tables_grow(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from careloop.interop.hl7v2 import inbox as inbox_module
+
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow_refresh(models: object) -> None:
+        calls.append(threading.current_thread().name)
+        release.wait(10)
+
+    monkeypatch.setattr(inbox_module, "refresh_planner_statistics", slow_refresh)
+    box = inbox(make_org("stats"))
+    box.concurrent_writers = True  # as on PostgreSQL (on SQLite there is nothing to refresh)
+    box._next_analyze = 1
+    first = box.receive_frame(adt("A01", "S1", mrn="ST1").encode(), source="t")  # passes the step: ANALYZE starts
+    second = box.receive_frame(adt("A01", "S2", mrn="ST2").encode(), source="t")  # not held up by it
+    assert (first.ack_code, second.ack_code) == ("AA", "AA")
+    assert calls == ["hl7-analyze"]  # on its own thread, one at a time
+    release.set()
+    box.wait_for_statistics()
+    assert box._next_analyze == 4

@@ -7,6 +7,7 @@ code writes correct values to SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -374,3 +375,213 @@ def bulk_write_session(*, cache_mib: int = 256, checkpoint_pages: int = 16384) -
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(cache)}")
             cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint)}")
+
+
+# ---- batch paths that need the new ids back, and reads without the ORM's query compilation ------------------
+
+_RETURNING: dict[tuple[Any, ...], _InsertShape] = {}
+_MISSING = object()
+# Field types whose Python values JSON carries exactly into PostgreSQL's json_populate_recordset (text, integers,
+# booleans, timestamps and dates as ISO text, JSON as the field's own encoding); other columns take parameters.
+_JSON_SAFE = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DateTimeField,
+              models.DateField, models.ForeignKey, models.JSONField)
+_JSON_UNSAFE = (models.FloatField, models.DecimalField, models.DurationField, models.BinaryField, models.UUIDField,
+                models.GenericIPAddressField)
+
+
+class _InsertShape:
+    """One (model, columns, returning, conflicts) shape of ``insert_returning``: SQL parts, adapters, defaults."""
+
+    def __init__(self, model: type[models.Model], columns: tuple[str, ...], returning: tuple[str, ...],
+                 ignore_conflicts: bool) -> None:
+        meta = model._meta
+        fields = [meta.get_field(name) for name in columns]
+        self.missing = [f for f in meta.concrete_fields if f.name not in columns and not f.primary_key]
+        self.callables = [f.has_default() and callable(f.default) for f in self.missing]
+        self.all_fields: list[Any] = [*fields, *self.missing]
+        qn = connection.ops.quote_name
+        self.columns = [str(f.column) for f in self.all_fields]
+        cols = ", ".join(qn(c) for c in self.columns)
+        table = qn(meta.db_table)
+        self.width = len(self.all_fields)
+        self.head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - identifiers from model metadata
+        back = ", ".join(qn(str(meta.get_field(n).column)) for n in returning)  # type: ignore[union-attr]
+        self.tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (f" RETURNING {back}" if back else "")
+        self.adapters = [_adapter(f) for f in self.all_fields]
+        self.adapted = [(i, a, isinstance(f, models.DateField)) for i, (f, a) in
+                        enumerate(zip(self.all_fields, self.adapters, strict=True)) if a is not None]
+        # PostgreSQL: the rows as one JSON parameter (json_populate_recordset), a statement of fixed text, instead
+        # of a VALUES list whose every value psycopg quotes into the text client-side.
+        self.json_sql: str | None = None
+        if connection.vendor == "postgresql" and all(
+                isinstance(f, _JSON_SAFE) and not isinstance(f, _JSON_UNSAFE) for f in self.all_fields):
+            source = f"json_populate_recordset(NULL::{table}, %s)"
+            self.json_sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}{self.tail}"  # noqa: S608 - model metadata
+        self.json_fields = [(i, f.encoder) for i, f in enumerate(self.all_fields) if isinstance(f, models.JSONField)]
+
+    def defaults(self) -> list[Any]:
+        constants = [None if c else f.get_default() for f, c in zip(self.missing, self.callables, strict=True)]
+        return constants
+
+    def full(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        constants = self.defaults()
+        if not any(self.callables):
+            return [[*row, *constants] for row in rows]
+        return [[*row, *(f.get_default() if c else k for f, c, k in zip(self.missing, self.callables, constants,
+                                                                          strict=True))] for row in rows]
+
+
+def _json_payload(shape: _InsertShape, rows: list[list[Any]]) -> str | None:
+    """The rows as a JSON array of objects keyed by column, or None when a value has no exact JSON form."""
+    if shape.json_fields:
+        encoded: dict[int, tuple[object, object]] = {}
+        for row in rows:
+            for i, encoder in shape.json_fields:
+                v = row[i]
+                if v is not None:
+                    seen = encoded.get(i)
+                    if seen is None or seen[0] is not v:  # rows share values: encode each distinct object once
+                        seen = encoded[i] = (v, orjson.Fragment(json.dumps(v, cls=encoder)))
+                    row[i] = seen[1]
+    try:
+        return orjson.dumps([dict(zip(shape.columns, row, strict=True)) for row in rows]).decode()
+    except TypeError:  # e.g. a Decimal in an integer column: let the driver adapt it
+        return None
+
+
+def insert_returning(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
+    returning: Sequence[str] = ("id",), *, ignore_conflicts: bool = False,
+) -> list[tuple[Any, ...]]:
+    """``insert_rows`` for a batch that needs its new ids: INSERT ... RETURNING (PostgreSQL, SQLite >= 3.35) the
+    ``returning`` columns (field names; none: returns []) of the rows inserted, so they need not be read back.
+    With ``ignore_conflicts`` the rows skipped by ON CONFLICT DO NOTHING are not returned: return a natural key
+    with the id to tell which rows were inserted. Columns not given take the model's default, as ``insert_rows``.
+
+    SQLite: multi-row VALUES statements, values through the backend's adapters. PostgreSQL: one statement with
+    the rows as a JSON parameter (``json_populate_recordset``, as the audit writer), where the model's column
+    types allow it; else multi-row VALUES."""
+    if not rows:
+        return []
+    key = (model, connection.vendor, tuple(columns), tuple(returning), ignore_conflicts)
+    shape = _RETURNING.get(key)
+    if shape is None:
+        shape = _RETURNING[key] = _InsertShape(model, tuple(columns), tuple(returning), ignore_conflicts)
+    values = shape.full(rows)
+    payload = _json_payload(shape, values) if shape.json_sql is not None else None
+    out_rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if payload is not None and shape.json_sql is not None:
+            cursor.execute(shape.json_sql, [payload])
+            return [tuple(r) for r in cursor.fetchall()] if returning else []
+        if shape.json_sql is not None:
+            values = shape.full(rows)  # the JSON attempt replaced JSON values in place
+        # Rows repeat values (the batch's timestamp and deadlines, a shared explanation): adapt each distinct
+        # timestamp or date once per column (equal values adapt alike), other values once per object.
+        for i, adapt, by_value in shape.adapted:
+            done: dict[Any, Any] = {}
+            for row in values:
+                v = row[i]
+                if v is not None:
+                    k = v if by_value else id(v)
+                    out = done.get(k, _MISSING)
+                    if out is _MISSING:
+                        out = done[k] = adapt(v)
+                    row[i] = out
+        one = "(" + ", ".join(["%s"] * shape.width) + ")"
+        per = max(1, (connection.features.max_query_params or 999) // shape.width)
+        for lo in range(0, len(values), per):
+            chunk = values[lo : lo + per]
+            cursor.execute(shape.head + ", ".join([one] * len(chunk)) + shape.tail, [v for row in chunk for v in row])
+            if returning:
+                out_rows.extend(tuple(r) for r in cursor.fetchall())
+    return out_rows
+
+
+_SELECT: dict[tuple[Any, ...], tuple[str, list[tuple[int, list[Any], Any]]]] = {}
+
+
+def _select_shape(model: type[models.Model], columns: tuple[str, ...]) -> tuple[str, list[tuple[int, list[Any], Any]]]:
+    key = (model, connection.vendor, columns)
+    if key not in _SELECT:  # per shape, once: the column list and the converters the ORM would apply
+        meta = model._meta
+        qn = connection.ops.quote_name
+        fields = [meta.get_field(name) for name in columns]
+        converters = []
+        for i, f in enumerate(fields):
+            col = f.get_col(meta.db_table)  # type: ignore[union-attr]
+            convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if convs:
+                converters.append((i, convs, col))
+        cols = ", ".join(qn(str(f.column)) for f in fields)  # type: ignore[union-attr]
+        _SELECT[key] = (f"SELECT {cols} FROM {qn(meta.db_table)}", converters)  # noqa: S608 - model metadata
+    return _SELECT[key]
+
+
+def select_rows(
+    model: type[models.Model], columns: Sequence[str], where: str, params: Sequence[Any], *,
+    order_by: Sequence[str] = (), limit: int | None = None, for_update: bool = False,
+) -> list[tuple[Any, ...]]:
+    """Rows of ``model`` as ``values_list(*columns)`` would return them (the backend's and the fields' converters
+    applied), for hot batch paths where compiling the ORM query costs more than running it.
+
+    ``where`` is SQL over column names with %s placeholders (values adapted by the caller, e.g.
+    ``connection.ops.adapt_datetimefield_value``); ``order_by`` field names (ascending); ``for_update`` locks
+    the rows where the backend can (SELECT ... FOR UPDATE, as ``select_for_update``)."""
+    select, converters = _select_shape(model, tuple(columns))
+    sql = f"{select} WHERE {where}"
+    if order_by:
+        qn = connection.ops.quote_name
+        meta = model._meta
+        sql += " ORDER BY " + ", ".join(qn(str(meta.get_field(n).column)) for n in order_by)  # type: ignore[union-attr]
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        raw = cursor.fetchall()
+    if not converters:
+        return [tuple(r) for r in raw]
+    out = []
+    for r in raw:
+        row = list(r)
+        for i, convs, col in converters:
+            value = row[i]
+            for convert in convs:
+                value = convert(value, col, connection)
+            row[i] = value
+        out.append(tuple(row))
+    return out
+
+
+def select_instances(model: type[models.Model], where: str, params: Sequence[Any], *, order_by: Sequence[str] = (),
+                     for_update: bool = False) -> list[Any]:
+    """``select_rows`` of every concrete column, as model instances (``Model.from_db``, as a queryset loads)."""
+    names = tuple(f.attname for f in model._meta.concrete_fields)
+    rows = select_rows(model, names, where, params, order_by=order_by, for_update=for_update)
+    return [model.from_db(connection.alias, names, row) for row in rows]
+
+
+def delete_ids(model: type[models.Model], ids: Sequence[int]) -> int:
+    """DELETE rows by id, as the ORM's fast delete does for a model nothing cascades from and no signal watches
+    (the caller's to know): one statement per 900 ids. Returns the number of rows deleted."""
+    qn = connection.ops.quote_name
+    deleted = 0
+    with connection.cursor() as cursor:
+        for lo in range(0, len(ids), 900):
+            chunk = list(ids[lo : lo + 900])
+            cursor.execute(f"DELETE FROM {qn(model._meta.db_table)} WHERE id IN ({', '.join(['%s'] * len(chunk))})",  # noqa: S608 - model metadata
+                           chunk)
+            deleted += int(cursor.rowcount)
+    return deleted
+
+
+def keyed_tenant_column(column: str = "organization_id") -> str:
+    """The tenant column for a WHERE that also picks rows by key (``id IN (...)``, a unique column IN (...)).
+
+    SQLite (no planner statistics) prefers an index on the tenant column to the primary key or a unique index,
+    and then reads every row of the organization to find a few; ``+column`` (unary plus, SQLite's documented
+    way) keeps that index out of the choice. The rows returned are the same. Other backends: the column as is.
+    """
+    return f"+{column}" if connection.vendor == "sqlite" else column

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import QuerySet
 
+from careloop.core.db import keyed_tenant_column, select_instances, select_rows
 from careloop.registry.models import Encounter, PatientEvent
 from careloop.transitions.choices import EpisodeStatus
 from careloop.transitions.models import DischargeMedication, TransitionEpisode
@@ -86,13 +89,28 @@ def discharge_meds(*, organization_id: int, episode_id: int) -> QuerySet[Dischar
 # ---- batch reads for the queue worker (``services.sync_encounters``): one query per batch, not per episode ----
 
 
+def _marks(values: list[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _at(value: dt.datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+_NOT_VISITS = ("cancelled", "entered-in-error", "planned")
+
+
 def recent_episode_rows(*, organization_id: int, patient_ids: set[int], since: dt.datetime,
                         until: dt.datetime) -> list[tuple[int, int, dt.datetime]]:
     """(pk, patient_id, discharged_at) of the patients' non-cancelled episodes discharged in [since, until]."""
-    rows = (TransitionEpisode.objects.filter(
-        organization_id=organization_id, patient_id__in=sorted(patient_ids), discharged_at__gte=since,
-        discharged_at__lte=until).exclude(status=EpisodeStatus.CANCELLED)
-        .values_list("pk", "patient_id", "discharged_at"))
+    pids: list[Any] = sorted(patient_ids)
+    if not pids:
+        return []
+    rows = select_rows(
+        TransitionEpisode, ("id", "patient_id", "discharged_at"),
+        f"organization_id = %s AND patient_id IN ({_marks(pids)}) AND discharged_at >= %s AND discharged_at <= %s"
+        " AND NOT (status = %s)",
+        [organization_id, *pids, _at(since), _at(until), EpisodeStatus.CANCELLED.value])
     return [(pk, pid, at) for pk, pid, at in rows if at is not None]
 
 
@@ -100,9 +118,13 @@ def outreach_attempts(*, organization_id: int, patient_ids: set[int], start: dt.
                       end: dt.datetime) -> dict[int, list[Attempt]]:
     """The patients' outreach attempts in [start, end], by patient (for ``tcm_contact_evidence``)."""
     out: dict[int, list[Attempt]] = {}
-    for pid, pk, at, channel, outcome in OutreachAttempt.objects.filter(
-            organization_id=organization_id, patient_id__in=sorted(patient_ids), at__gte=start, at__lte=end
-    ).order_by("at", "pk").values_list("patient_id", "pk", "at", "channel", "outcome"):
+    pids: list[Any] = sorted(patient_ids)
+    if not pids:
+        return out
+    for pid, pk, at, channel, outcome in select_rows(
+            OutreachAttempt, ("patient_id", "id", "at", "channel", "outcome"),
+            f"organization_id = %s AND patient_id IN ({_marks(pids)}) AND at >= %s AND at <= %s",
+            [organization_id, *pids, _at(start), _at(end)], order_by=("at", "id")):
         out.setdefault(pid, []).append(Attempt(pk, at, channel, outcome))
     return out
 
@@ -110,8 +132,46 @@ def outreach_attempts(*, organization_id: int, patient_ids: set[int], start: dt.
 def visits_after(*, organization_id: int, patient_ids: set[int], after: dt.datetime) -> dict[int, list[Encounter]]:
     """The patients' ambulatory visits after ``after``, by patient, earliest first (``first_visit_after``)."""
     out: dict[int, list[Encounter]] = {}
-    for enc in (Encounter.objects.filter(organization_id=organization_id, patient_id__in=sorted(patient_ids),
-                                         class_code__in=("AMB",), start__gt=after)
-                .exclude(status__in=("cancelled", "entered-in-error", "planned")).order_by("start", "pk")):
+    pids: list[Any] = sorted(patient_ids)
+    if not pids:
+        return out
+    for enc in select_instances(
+            Encounter, f"organization_id = %s AND patient_id IN ({_marks(pids)}) AND class_code = %s AND start > %s"
+            f" AND NOT (status IN ({_marks(list(_NOT_VISITS))}))",
+            [organization_id, *pids, "AMB", _at(after), *_NOT_VISITS], order_by=("start", "id")):
         out.setdefault(enc.patient_id, []).append(enc)
     return out
+
+
+# Columns of the encounters ``services.sync_encounters`` reads (as ``EncounterRow``).
+ENCOUNTER_ROW = ("id", "patient_id", "class_code", "status", "facility", "start", "end", "discharge_disposition")
+
+
+class EncounterRow(NamedTuple):
+    pk: int
+    patient_id: int
+    class_code: str
+    status: str
+    facility: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    discharge_disposition: str
+
+
+def encounter_rows(*, organization_id: int, encounter_ids: list[int]) -> list[EncounterRow]:
+    """The encounters (those of the organization) as ``EncounterRow``, by start then id."""
+    if not encounter_ids:
+        return []
+    ids: list[Any] = list(encounter_ids)
+    return [EncounterRow(*r) for r in select_rows(
+        Encounter, ENCOUNTER_ROW, f"{keyed_tenant_column()} = %s AND id IN ({_marks(ids)})", [organization_id, *ids],
+        order_by=("start", "id"))]
+
+
+def episodes_for_encounters(*, organization_id: int, encounter_ids: list[int]) -> list[TransitionEpisode]:
+    """The encounters' episodes, locked until the transaction ends (``select_for_update``)."""
+    if not encounter_ids:
+        return []
+    ids: list[Any] = list(encounter_ids)
+    return select_instances(TransitionEpisode, f"{keyed_tenant_column()} = %s AND encounter_id IN ({_marks(ids)})",
+                            [organization_id, *ids], for_update=True)

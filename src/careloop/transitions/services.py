@@ -19,7 +19,7 @@ from careloop.accounts import rules as access
 from careloop.audit.services import EventSpec, record_events, sqlite_write_gate
 from careloop.core import clock
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows
+from careloop.core.db import delete_ids, insert_returning, insert_rows, select_rows
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
 from careloop.registry.models import Encounter
 from careloop.transitions import rules, selectors
@@ -47,7 +47,7 @@ def _system(organization_id: int) -> Actor:
     return Actor.system(organization_id, "transitions")
 
 
-def _discharged(enc: Encounter) -> bool:
+def _discharged(enc: Encounter | selectors.EncounterRow) -> bool:
     return enc.end is not None and enc.status not in selectors.NOT_DISCHARGED
 
 
@@ -91,16 +91,17 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
     encounter changed after this read has queued itself again (``episode_after_commit``), so the episode
     converges; two workers creating the same episode collide on its unique encounter (IntegrityError, retried)."""
     ids = sorted(set(encounter_ids))
-    encs = list(Encounter.objects.filter(organization_id=organization_id, pk__in=ids).order_by("start", "pk"))
-    eps = {ep.encounter_id: ep for ep in TransitionEpisode.objects.select_for_update()
-           .filter(organization_id=organization_id, encounter_id__in=ids)}
+    # Plain reads (the columns used, no query compilation): this runs for every discharge the listener applies.
+    encs = selectors.encounter_rows(organization_id=organization_id, encounter_ids=ids)
+    eps = {ep.encounter_id: ep for ep in selectors.episodes_for_encounters(organization_id=organization_id,
+                                                                           encounter_ids=ids)}
     zone = organization_zone(organization_id) if encs else None
     earlier = _Earlier(organization_id, encs)
     audit: list[EventSpec] = []
     specs: list[worklist.TaskSpec] = []
     out: dict[int, TransitionEpisode | None] = {}
     opened: list[TransitionEpisode] = []
-    todo: list[tuple[TransitionEpisode, Encounter, rules.Deadlines, bool, bool, tuple[object, ...]]] = []
+    todo: list[tuple[TransitionEpisode, selectors.EncounterRow, rules.Deadlines, bool, bool, tuple[object, ...]]] = []
     for enc in encs:
         ep = eps.get(enc.pk)
         setting = rules.setting_for(enc.class_code, enc.facility)
@@ -119,7 +120,7 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
         d = rules.deadlines(enc.end, zone)
         created = ep is None
         if ep is None:
-            ep = TransitionEpisode(organization_id=organization_id, patient_id=enc.patient_id, encounter=enc)
+            ep = _new_episode(organization_id, enc.patient_id, enc.pk)
         before = (ep.status, ep.discharged_at, ep.disposition)
         reopened = ep.status == S.CANCELLED
         if reopened:  # a new discharge after a cancelled one: new windows, new tasks, evidence found afresh
@@ -140,7 +141,7 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
         out[enc.pk] = ep
     # new episodes in one INSERT (their keys come back), changed ones one by one; then readmissions, which may
     # point at an episode of the same batch
-    TransitionEpisode.objects.bulk_create([t[0] for t in todo if t[3]])
+    _insert_episodes([t[0] for t in todo if t[3]])
     for ep, *_rest, created, _reopened, _before in todo:
         if not created:
             ep.save()
@@ -174,11 +175,47 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
     return out
 
 
+_EP_FIELDS = [f for f in TransitionEpisode._meta.concrete_fields if not f.primary_key]
+_EP_NAMES = [f.name for f in _EP_FIELDS]
+_EP_ATTNAMES = [f.attname for f in _EP_FIELDS]
+
+
+# (field, default computed per instance?, constant default) in concrete-field order; the primary key None
+_EP_DEFAULTS = [(f, f.has_default() and callable(f.default), None if f.primary_key else f.get_default())
+                for f in TransitionEpisode._meta.concrete_fields]
+_EP_ORG, _EP_PATIENT, _EP_ENCOUNTER = (
+    [f.attname for f in TransitionEpisode._meta.concrete_fields].index(n)
+    for n in ("organization_id", "patient_id", "encounter_id"))
+
+
+def _new_episode(organization_id: int, patient_id: int, encounter_id: int) -> TransitionEpisode:
+    """``TransitionEpisode(organization_id=..., patient_id=..., encounter_id=...)``, the other fields at their
+    defaults, built by position (the model's fast path) instead of by keyword."""
+    values = [f.get_default() if callable_default else default for f, callable_default, default in _EP_DEFAULTS]
+    values[_EP_ORG], values[_EP_PATIENT], values[_EP_ENCOUNTER] = organization_id, patient_id, encounter_id
+    return TransitionEpisode(*values)  # type: ignore[misc]
+
+
+def _insert_episodes(new: list[TransitionEpisode]) -> None:
+    """``bulk_create`` for the batch's new episodes: one INSERT ... RETURNING, the keys set on the instances.
+    An episode another worker created meanwhile fails it on the unique encounter (IntegrityError), as before."""
+    if not new:
+        return
+    now = timezone.now()
+    for ep in new:
+        ep.created_at = ep.updated_at = now
+    keys = dict(insert_returning(TransitionEpisode, _EP_NAMES, [[getattr(ep, a) for a in _EP_ATTNAMES] for ep in new],
+                                 returning=("encounter", "id")))
+    for ep in new:
+        ep.pk = keys[ep.encounter_id]
+        ep._state.adding, ep._state.db = False, connection.alias
+
+
 class _Earlier:
     """Episodes a readmission may link to (``selectors.previous_episode``) for a batch of encounters: read in
     one query, plus the episodes the batch itself saves."""
 
-    def __init__(self, organization_id: int, encs: list[Encounter]) -> None:
+    def __init__(self, organization_id: int, encs: list[selectors.EncounterRow]) -> None:
         starts = [e.start for e in encs if e.start is not None]
         self.rows: dict[int, list[tuple[int, dt.datetime]]] = {}
         if starts:
@@ -217,8 +254,9 @@ def _task_key(ep: TransitionEpisode, task_type: str) -> str:
 
 
 def _task_specs(ep: TransitionEpisode, d: rules.Deadlines) -> list[worklist.TaskSpec]:
-    where = ep.facility or ep.get_setting_display()
-    when = f"{ep.get_setting_display().lower()} discharge from {where}"
+    setting = ep.get_setting_display()
+    where = ep.facility or setting
+    when = f"{setting.lower()} discharge from {where}"
     specs: list[tuple[str, str, dt.datetime, dt.datetime | None, str]]
     if ep.tcm_eligible:
         specs = [
@@ -428,16 +466,17 @@ def process_pending(*, organization_id: int | None = None, limit: int = 64) -> Q
     When the batch fails, each row is tried alone; one that keeps failing is kept with its error (after
     ``MAX_ATTEMPTS`` it is skipped; ``careloop transitions scan`` reports it)."""
     result = QueueResult()
-    qs = PendingEpisodeSync.objects.filter(attempts__lt=MAX_ATTEMPTS)
+    where, params = "attempts < %s", [MAX_ATTEMPTS]
     if organization_id is not None:
-        qs = qs.filter(organization_id=organization_id)
+        where, params = where + " AND organization_id = %s", [*params, organization_id]
     rows: list[tuple[int, int, int]] = []
-    if not connection.in_atomic_block and not qs.exists():
+    if not connection.in_atomic_block and not select_rows(PendingEpisodeSync, ("id",), where, params, limit=1):
         return result  # nothing queued: found without a write transaction (SQLite: without the write lock)
     try:
         # SQLite: queue for the single writer (the HL7 listener's batches) instead of sleeping in the busy handler.
         with sqlite_write_gate(), transaction.atomic():
-            rows = list(qs.order_by("pk").values_list("pk", "organization_id", "encounter_id")[:limit])
+            rows = select_rows(PendingEpisodeSync, ("id", "organization_id", "encounter_id"), where, params,  # type: ignore[assignment]
+                               order_by=("id",), limit=limit)
             _consume(rows, result)
         return result
     except Exception:  # noqa: BLE001 - one bad encounter must not block the queue; tried one by one below
@@ -463,7 +502,7 @@ def _consume(rows: list[tuple[int, int, int]], result: QueueResult) -> None:
         done = sync_encounters(organization_id=org_id, encounter_ids=enc_ids,
                                actor=Actor.system(org_id, "transitions worker"))
         result.episodes += sum(ep is not None for ep in done.values())
-    PendingEpisodeSync.objects.filter(pk__in=[r[0] for r in rows]).delete()
+    delete_ids(PendingEpisodeSync, [r[0] for r in rows])
     result.consumed += len(rows)
 
 

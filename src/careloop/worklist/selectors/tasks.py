@@ -18,6 +18,7 @@ from careloop.accounts import rules as access
 from careloop.accounts.models import User
 from careloop.clinics.models import CareTeamMember, Organization
 from careloop.core import clock
+from careloop.core.db import select_rows
 from careloop.core.errors import NotFound
 from careloop.programs import selectors as programs
 from careloop.worklist.choices import OPEN_STATUSES, RiskTier
@@ -244,21 +245,32 @@ def risk_tiers(*, organization_id: int, patient_ids: Iterable[int]) -> dict[int,
             for pid in ids}
 
 
+def _marks(values: list[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
 def caseloads(*, organization_id: int, user_ids: Iterable[int] | None = None) -> dict[int, int]:
     """user id -> distinct patients with queued tasks assigned to them."""
-    qs = CareTask.objects.filter(organization_id=organization_id, in_queue=True, assigned_user__isnull=False)
+    where, params = "organization_id = %s AND in_queue = %s AND assigned_user_id IS NOT NULL", [organization_id, True]
     if user_ids is not None:
-        qs = qs.filter(assigned_user_id__in=list(user_ids))
-    rows = qs.values("assigned_user_id").annotate(n=Count("patient_id", distinct=True))
-    return {r["assigned_user_id"]: r["n"] for r in rows}
+        ids: list[Any] = list(user_ids)
+        if not ids:
+            return {}
+        where, params = f"{where} AND assigned_user_id IN ({_marks(ids)})", [*params, *ids]
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:  # one GROUP BY, without compiling the aggregate query (the queue worker's path)
+        cur.execute(f"SELECT assigned_user_id, COUNT(DISTINCT patient_id) FROM {qn(CareTask._meta.db_table)} "  # noqa: S608 - model metadata
+                    f"WHERE {where} GROUP BY assigned_user_id", params)
+        return {int(uid): int(n) for uid, n in cur.fetchall()}
 
 
 def absent_user_ids(*, organization_id: int, on: dt.date) -> set[int]:
-    return set(
-        StaffAbsence.objects.filter(organization_id=organization_id, start__lte=on, end__gte=on).values_list(
-            "user_id", flat=True
-        )
-    )
+    day = connection.ops.adapt_datefield_value(on)
+    where = 'organization_id = %s AND "start" <= %s AND "end" >= %s'
+    return {uid for (uid,) in select_rows(StaffAbsence, ("user_id",), where, [organization_id, day, day])}
+
+
+_CLINICAL_ROLES = sorted(access.CLINICAL)
 
 
 def assignment_candidates(
@@ -266,20 +278,28 @@ def assignment_candidates(
 ) -> list[Candidate]:
     """Active clinical staff (optionally of ``roles`` or with ``user_ids``) with capacity, caseload and
     whether they are away on ``on``."""
-    users = User.objects.filter(organization_id=organization_id, is_active=True, role__in=sorted(access.CLINICAL))
+    where = f"organization_id = %s AND is_active = %s AND role IN ({_marks(_CLINICAL_ROLES)})"
+    params: list[Any] = [organization_id, True, *_CLINICAL_ROLES]
+    empty = False
     if roles is not None:
-        users = users.filter(role__in=list(roles))
+        wanted = list(roles)
+        empty = empty or not wanted
+        where, params = f"{where} AND role IN ({_marks(wanted)})", [*params, *wanted]
     if user_ids is not None:
-        users = users.filter(pk__in=list(user_ids))
-    people = list(users.values_list("pk", "role", "username", "first_name", "last_name"))
+        wanted_ids = list(user_ids)
+        empty = empty or not wanted_ids
+        where, params = f"{where} AND id IN ({_marks(wanted_ids)})", [*params, *wanted_ids]
+    people = [] if empty else select_rows(User, ("id", "role", "username", "first_name", "last_name"), where, params)
     ids = [p[0] for p in people]
     capacity: dict[int, int] = {}
     teams: dict[int, set[int]] = {}
-    for uid, team_id, cap in CareTeamMember.objects.filter(
-        organization_id=organization_id, user_id__in=ids, is_active=True
-    ).values_list("user_id", "team_id", "capacity"):
-        capacity[uid] = max(capacity.get(uid, 0), cap)
-        teams.setdefault(uid, set()).add(team_id)
+    if ids:
+        for uid, team_id, cap in select_rows(
+                CareTeamMember, ("user_id", "team_id", "capacity"),
+                f"organization_id = %s AND user_id IN ({_marks(ids)}) AND is_active = %s",
+                [organization_id, *ids, True]):
+            capacity[uid] = max(capacity.get(uid, 0), cap)
+            teams.setdefault(uid, set()).add(team_id)
     loads = caseloads(organization_id=organization_id, user_ids=ids)
     away = absent_user_ids(organization_id=organization_id, on=on)
     return [
@@ -358,10 +378,10 @@ def notifications_for(*, organization_id: int, user_id: int, unread_only: bool =
 
 def organization_zone(organization_id: int) -> ZoneInfo:
     """The clinic's time zone (what "today" and "this month" mean for it)."""
-    tz = Organization.objects.filter(pk=organization_id).values_list("time_zone", flat=True).first()
-    if tz is None:
+    rows = select_rows(Organization, ("time_zone",), "id = %s", [organization_id], limit=1)
+    if not rows:
         raise NotFound("organization not found")
-    return clock.clinic_zone(tz)
+    return clock.clinic_zone(rows[0][0])
 
 
 def upcoming_absences(*, organization_id: int, today: dt.date, user_id: int | None = None) -> QuerySet[StaffAbsence]:

@@ -18,13 +18,13 @@ from careloop.accounts import rules as access
 from careloop.audit.services import EventSpec, record_event, record_events
 from careloop.core import clock
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows
+from careloop.core.db import insert_returning, keyed_tenant_column, select_rows
 from careloop.core.errors import CareloopError, NotFound, PermissionDenied, ValidationFailed
 from careloop.programs.choices import PROGRAM_CODES
 from careloop.registry.models import Patient
 from careloop.worklist import selectors
 from careloop.worklist.choices import TaskEventKind, TaskStatus, TaskType
-from careloop.worklist.models import CareTask
+from careloop.worklist.models import CareTask, TaskEvent
 from careloop.worklist.rules import priority as prio
 from careloop.worklist.rules import status as status_rules
 from careloop.worklist.rules.timeline import default_due_at
@@ -33,7 +33,6 @@ from careloop.worklist.services._common import (
     can_work,
     check_org,
     event,
-    event_rows,
     require,
     zone_of,
 )
@@ -71,9 +70,12 @@ def _may_create(actor: Actor, organization_id: int) -> None:
         raise PermissionDenied(f"role {actor.role!r} may not create tasks")
 
 
+_TASK_TYPES = frozenset(TaskType.values)
+
+
 def _validate(spec: TaskSpec) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if spec.task_type not in TaskType.values:
+    if spec.task_type not in _TASK_TYPES:
         errors["task_type"] = f"unknown task type {spec.task_type!r}"
     if spec.program and spec.program not in PROGRAM_CODES:
         errors["program"] = f"unknown program {spec.program!r}"
@@ -142,30 +144,8 @@ def create_task(
 def _build(
     organization_id: int, specs: Sequence[TaskSpec], actor: Actor, now: dt.datetime, zone: ZoneInfo
 ) -> list[CareTask]:
-    today = now.astimezone(zone).date()
-    tiers = selectors.risk_tiers(organization_id=organization_id, patient_ids={s.patient_id for s in specs})
-    decisions = decide_assignments(
-        organization_id=organization_id,
-        items=[(s.patient_id, s.task_type, s.assigned_role, s.care_team_id) for s in specs],
-        on=today,
-    )
-    tasks = []
-    for s, d in zip(specs, decisions, strict=True):
-        due = s.due_at or default_due_at(s.task_type, now=now, deadline_at=s.deadline_at)
-        p = prio.compute_priority(
-            prio.PriorityInput(s.task_type, due, s.deadline_at, tiers[s.patient_id], s.value_note), now=now, zone=zone
-        )
-        tasks.append(CareTask(
-            organization_id=organization_id, patient_id=s.patient_id, task_type=s.task_type,
-            reason=s.reason[:500], source_type=s.source_type[:64], source_id=s.source_id[:128],
-            dedupe_key=s.dedupe_key, status=TaskStatus.REQUESTED, in_queue=True, due_at=due,
-            deadline_at=s.deadline_at, priority=p.score, priority_explanation=p.explanation,
-            priority_valid_until=p.valid_until, risk_tier=tiers[s.patient_id], value_note=s.value_note[:300],
-            at_risk=prio.deadline_at_risk(s.deadline_at, now=now, zone=zone, threshold_hours=at_risk_hours()),
-            program=s.program, assigned_role=d.role, assigned_user_id=d.user_id, assignment_reason=d.reason[:300],
-            care_team_id=s.care_team_id, created_by=actor.username[:150], created_at=now, updated_at=now,
-        ))
-    return tasks
+    return [CareTask(**dict(zip(_BULK_ATTNAMES, row, strict=True)))
+            for row in _build_rows(organization_id, specs, actor, now, zone)]
 
 
 _BULK_COLUMNS = [
@@ -175,6 +155,46 @@ _BULK_COLUMNS = [
     "created_by", "created_at", "updated_at",
 ]
 _BULK_ATTNAMES = [CareTask._meta.get_field(f).attname for f in _BULK_COLUMNS]  # type: ignore[union-attr]
+_REASON, _ASSIGNED_USER, _ASSIGNMENT_REASON = 3, 19, 20  # positions in a built row
+
+
+def _build_rows(
+    organization_id: int, specs: Sequence[TaskSpec], actor: Actor, now: dt.datetime, zone: ZoneInfo
+) -> list[list[object]]:
+    """The new tasks' column values (``_BULK_COLUMNS`` order): prioritized and assigned. Priority and
+    deadline risk are pure functions of their inputs at ``now``: computed once per distinct input (the tasks
+    of one batch of discharges share their deadlines), the results shared by the rows."""
+    today = now.astimezone(zone).date()
+    tiers = selectors.risk_tiers(organization_id=organization_id, patient_ids={s.patient_id for s in specs})
+    decisions = decide_assignments(
+        organization_id=organization_id,
+        items=[(s.patient_id, s.task_type, s.assigned_role, s.care_team_id) for s in specs],
+        on=today,
+    )
+    hours = at_risk_hours()
+    priorities: dict[tuple[object, ...], prio.Priority] = {}
+    risky: dict[dt.datetime | None, bool] = {}
+    created_by = actor.username[:150]
+    rows: list[list[object]] = []
+    for s, d in zip(specs, decisions, strict=True):
+        due = s.due_at or default_due_at(s.task_type, now=now, deadline_at=s.deadline_at)
+        tier = tiers[s.patient_id]
+        key = (s.task_type, due, s.deadline_at, tier, s.value_note)
+        p = priorities.get(key)
+        if p is None:
+            p = priorities[key] = prio.compute_priority(
+                prio.PriorityInput(s.task_type, due, s.deadline_at, tier, s.value_note), now=now, zone=zone)
+        at_risk = risky.get(s.deadline_at)
+        if at_risk is None:
+            at_risk = risky[s.deadline_at] = prio.deadline_at_risk(s.deadline_at, now=now, zone=zone,
+                                                                   threshold_hours=hours)
+        rows.append([
+            organization_id, s.patient_id, s.task_type, s.reason[:500], s.source_type[:64], s.source_id[:128],
+            s.dedupe_key, TaskStatus.REQUESTED, True, due, s.deadline_at, p.score, p.explanation, p.valid_until,
+            tier, s.value_note[:300], at_risk, s.program, d.role, d.user_id, d.reason[:300], s.care_team_id,
+            created_by, now, now,
+        ])
+    return rows
 
 
 def create_tasks_bulk(
@@ -185,7 +205,7 @@ def create_tasks_bulk(
     a patient outside the organization fails the batch (NotFound)."""
     _may_create(actor, organization_id)
     result = BulkCreateResult()
-    zone = zone_of(organization_id)
+    zone = selectors.organization_zone(organization_id)
     seen: set[str] = set()
     unique: list[TaskSpec] = []
     for s in specs:
@@ -202,6 +222,26 @@ def create_tasks_bulk(
     return result
 
 
+def _in(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+_HISTORY_COLUMNS = ["organization", "task", "at", "kind", "actor_user", "actor_name", "from_value", "to_value",
+                    "reason", "created_at", "updated_at"]
+
+
+def _history(organization_id: int, rows: Sequence[tuple[int, str, str, str, str]], actor: Actor,
+             at: dt.datetime) -> None:
+    """``event_rows`` (the same rows: task id, kind, from, to, reason) written as one statement per chunk of rows
+    (PostgreSQL: one JSON parameter) instead of a statement per row."""
+    insert_returning(
+        TaskEvent, _HISTORY_COLUMNS,
+        [(organization_id, tid, at, kind, actor.user_id, actor.username, f[:150], t[:150], r[:500], at, at)
+         for tid, kind, f, t, r in rows],
+        returning=(),
+    )
+
+
 def _bulk_batch(organization_id: int, batch: Sequence[TaskSpec], actor: Actor, zone: ZoneInfo,
                 result: BulkCreateResult) -> None:
     now = clock.now()
@@ -209,45 +249,44 @@ def _bulk_batch(organization_id: int, batch: Sequence[TaskSpec], actor: Actor, z
     with transaction.atomic():
         have: set[str] = set()
         for j in range(0, len(keys), 900):
-            have.update(CareTask.objects.filter(organization_id=organization_id, dedupe_key__in=keys[j : j + 900])
-                        .values_list("dedupe_key", flat=True))
+            chunk = keys[j : j + 900]
+            have.update(k for (k,) in select_rows(CareTask, ("dedupe_key",),
+                                                  f"organization_id = %s AND dedupe_key IN ({_in(chunk)})",
+                                                  [organization_id, *chunk]))
         todo = [s for s in batch if s.dedupe_key not in have]
         result.existing += len(batch) - len(todo)
+        if not todo:
+            return
         pids = sorted({s.patient_id for s in todo})
         known: set[int] = set()
         for j in range(0, len(pids), 900):
-            known.update(Patient.objects.filter(organization_id=organization_id, pk__in=pids[j : j + 900])
-                         .values_list("pk", flat=True))
+            chunk_ids = pids[j : j + 900]
+            known.update(pk for (pk,) in select_rows(Patient, ("id",),
+                                                     f"{keyed_tenant_column()} = %s AND id IN ({_in(chunk_ids)})",
+                                                     [organization_id, *chunk_ids]))
         if set(pids) - known:
             raise NotFound(f"patients not found: {sorted(set(pids) - known)[:10]}")
-        tasks = _build(organization_id, todo, actor, now, zone)
-        insert_rows(
-            CareTask, _BULK_COLUMNS,
-            [[getattr(t, attname) for attname in _BULK_ATTNAMES] for t in tasks],
-            ignore_conflicts=True,
-        )
-        made: dict[str, tuple[int, int, int | None, str]] = {}
-        todo_keys = [t.dedupe_key for t in tasks]
-        for j in range(0, len(todo_keys), 900):
-            for row in CareTask.objects.filter(
-                organization_id=organization_id, dedupe_key__in=todo_keys[j : j + 900], created_at=now
-            ).values_list("dedupe_key", "pk", "patient_id", "assigned_user_id", "assignment_reason"):
-                made[row[0]] = row[1:]  # type: ignore[assignment]
-        result.existing += len(tasks) - len(made)
+        rows = _build_rows(organization_id, todo, actor, now, zone)
+        # The new ids come back from the INSERT; a key another transaction inserted meanwhile is skipped (ON
+        # CONFLICT DO NOTHING) and not returned: counted as existing.
+        made: dict[str, int] = dict(insert_returning(CareTask, _BULK_COLUMNS, rows, returning=("dedupe_key", "id"),
+                                                     ignore_conflicts=True))
+        result.existing += len(rows) - len(made)
         history = []
-        for t in tasks:
-            if t.dedupe_key in made:
-                tid, _, uid, why = made[t.dedupe_key]  # type: ignore[misc]
-                history.append((tid, TaskEventKind.CREATED.value, "", TaskStatus.REQUESTED.value, t.reason))
-                if uid is not None:
-                    history.append((tid, TaskEventKind.ASSIGNED.value, "", str(uid), why))
-                result.created_ids.append(tid)
-        event_rows(organization_id, history, actor, now)
-        record_events(
-            actor=actor, organization_id=organization_id,
-            events=[EventSpec("task.created", pid, "CareTask", str(tid), detail={"dedupe_key": key})
-                    for key, (tid, pid, *_rest) in made.items()],
-        )
+        events = []
+        for s, row in zip(todo, rows, strict=True):
+            tid = made.get(s.dedupe_key)
+            if tid is None:
+                continue
+            history.append((tid, TaskEventKind.CREATED.value, "", TaskStatus.REQUESTED.value, str(row[_REASON])))
+            uid = row[_ASSIGNED_USER]
+            if uid is not None:
+                history.append((tid, TaskEventKind.ASSIGNED.value, "", str(uid), str(row[_ASSIGNMENT_REASON])))
+            result.created_ids.append(tid)
+            events.append(EventSpec("task.created", s.patient_id, "CareTask", str(tid),
+                                    detail={"dedupe_key": s.dedupe_key}))
+        _history(organization_id, history, actor, now)
+        record_events(actor=actor, organization_id=organization_id, events=events)
 
 
 def _locked(organization_id: int, task_id: int) -> CareTask:

@@ -104,7 +104,8 @@ def test_timer_start_stop_cancel_and_one_per_user() -> None:
     services.start_timer(organization_id=c.org.pk, patient_id=q.pk, program="RPM", actor=me)
     services.cancel_timer(organization_id=c.org.pk, actor=me)
     assert selectors.running_timer(organization_id=c.org.pk, user_id=me.user_id or 0) is None
-    assert list(AuditEvent.objects.filter(action__startswith="timer.").values_list("action", "patient_id")) == [
+    timer_events = AuditEvent.objects.filter(action__startswith="timer.").order_by("pk")
+    assert list(timer_events.values_list("action", "patient_id")) == [
         ("timer.started", p.pk), ("timer.discarded", p.pk), ("timer.started", q.pk), ("timer.discarded", q.pk)]
     with pytest.raises(PermissionDenied):
         services.start_timer(organization_id=c.org.pk, patient_id=p.pk, program="CCM",
@@ -164,7 +165,7 @@ def test_edits_keep_history_and_voids_are_soft() -> None:
     with pytest.raises(ValidationFailed, match="voided"):
         services.edit_time_entry(organization_id=c.org.pk, entry_id=entry.pk, changes={"minutes": 5}, reason="x",
                                  actor=c.actor("lee"))
-    assert list(AuditEvent.objects.filter(object_type="TimeEntry").values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.filter(object_type="TimeEntry").order_by("pk").values_list("action", flat=True)) == [
         "time_entry.created", "time_entry.edited", "time_entry.voided"]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Count
 
 from careloop.core.actor import Actor
+from careloop.core.db import keyed_tenant_column, select_rows
 from careloop.core.errors import NotFound
 from careloop.risk.models import PatientRisk, RiskRun, RiskTierChange
 
@@ -27,11 +28,11 @@ def risk_tiers(organization_id: int, patient_ids: Iterable[int]) -> dict[int, st
     ids = sorted(set(patient_ids))
     tiers: dict[int, str] = {}
     for i in range(0, len(ids), ID_CHUNK):
-        tiers.update(
-            PatientRisk.objects.filter(
-                organization_id=organization_id, patient_id__in=ids[i : i + ID_CHUNK]
-            ).values_list("patient_id", "tier")
-        )
+        chunk = ids[i : i + ID_CHUNK]
+        # by the patients' unique key: SQLite would otherwise take the organization's index and read all its rows
+        where = f"{keyed_tenant_column()} = %s AND patient_id IN ({', '.join(['%s'] * len(chunk))})"
+        tiers.update((pid, tier) for pid, tier in select_rows(PatientRisk, ("patient", "tier"), where,
+                                                              [organization_id, *chunk]))
     return tiers
 
 

@@ -180,3 +180,25 @@ def test_refresh_all_runs_every_organization_full_then_incremental() -> None:
     again = refresh_all(as_of=AS_OF)
     assert [RiskRun.objects.get(pk=pk).kind for pk in again] == ["incremental", "incremental"]
     assert PatientRisk.objects.filter(organization_id=w["sick"].organization_id).count() == 3
+
+
+@pytest.mark.django_db
+def test_risk_tiers_look_patients_up_by_key_not_by_scanning_the_organization() -> None:
+    w = _world()
+    org = w["sick"].organization_id
+    refresh_risk(organization_id=org, actor=_actor(w["sick"]), as_of=AS_OF)
+    seen: list[tuple[str, list[object]]] = []
+
+    def capture(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        seen.append((sql, list(params or [])))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        assert selectors.risk_tiers(org, [w["sick"].pk]) == {w["sick"].pk: "high"}
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL plans by its statistics; the query is the same
+    (sql, params), = seen
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql.replace("%s", "?"), params)
+        plan = " ".join(str(r[-1]) for r in cursor.fetchall())
+    assert "organization_id" not in plan, plan  # the patient's unique index, not the organization's rows

@@ -41,59 +41,136 @@ def insert_rows(
 ) -> None:
     """INSERT ``rows`` (tuples in ``columns`` order, field names) into ``model``'s table.
 
-    ``ignore_conflicts`` skips rows that violate a unique constraint (ON CONFLICT DO NOTHING). ``multi_row``: one
-    INSERT with a VALUES list per chunk of rows instead of executemany (on PostgreSQL one statement parsed and
-    planned for a handful of rows instead of one per row; for large sets executemany's pipeline is cheaper).
+    Columns not given take the model's default as the ORM would ("" for blank text, evaluated per row when
+    callable), so a raw insert never trips a NOT NULL the ORM would have filled. ``ignore_conflicts`` skips rows
+    that violate a unique constraint (ON CONFLICT DO NOTHING). ``multi_row``: one INSERT with a VALUES list per
+    chunk of rows instead of executemany (on PostgreSQL one statement parsed and planned for a handful of rows
+    instead of one per row; for large sets executemany's pipeline is cheaper).
     """
     if not rows:
         return
-    meta = model._meta
-    fields = [meta.get_field(name) for name in columns]
-    given = {f.name for f in fields}
-    # Columns not given take the model's default as the ORM would ("" for blank text, evaluated per row when
-    # callable), so a raw insert never trips a NOT NULL the ORM would have filled.
-    defaults = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key]
-    if defaults:
-        fields = [*fields, *defaults]
-        callables = [f.has_default() and callable(f.default) for f in defaults]
-        constants = [None if c else f.get_default() for f, c in zip(defaults, callables, strict=True)]
-        rows = [
-            (*row, *(f.get_default() if c else k for f, c, k in zip(defaults, callables, constants, strict=True)))
-            for row in rows
-        ]
-    qn = connection.ops.quote_name
-    cols = ", ".join(qn(str(f.column)) for f in fields)  # type: ignore[union-attr]
-    sql = f"INSERT INTO {qn(meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 - identifiers from model metadata, values bound
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
-    adapters = [(i, a) for i, f in enumerate(fields) if (a := _adapter(f)) is not None]  # type: ignore[arg-type]
-    if adapters:
-        prepared: list[Sequence[Any]] = []
-        # Bulk rows repeat values (the batch's timestamp): adapt each distinct object once per column.
-        last: list[tuple[object, object]] = [(None, None)] * len(adapters)
-        for row in rows:
-            values = list(row)
-            for n, (i, adapt) in enumerate(adapters):
-                v = values[i]
-                if v is not None:
-                    seen, out = last[n]
-                    if v is not seen:
-                        out = adapt(v)
-                        last[n] = (v, out)
-                    values[i] = out
-            prepared.append(values)
-        rows = prepared
+    shape = _shape(model, columns, (), ignore_conflicts)
+    values = shape.full(rows)
+    _adapt(shape, values)
     with connection.cursor() as cursor:
-        if not multi_row:
-            cursor.executemany(sql, rows)
-            return
-        head, one = sql.split(" VALUES ")
-        one, tail = (one.removesuffix(" ON CONFLICT DO NOTHING"), " ON CONFLICT DO NOTHING") if ignore_conflicts \
-            else (one, "")
-        per = max(1, (connection.features.max_query_params or 999) // len(fields))
-        for lo in range(0, len(rows), per):
-            chunk = rows[lo : lo + per]
-            cursor.execute(f"{head} VALUES {', '.join([one] * len(chunk))}{tail}", [v for row in chunk for v in row])
+        if multi_row:
+            _insert_multi_row(cursor, shape, values, None)
+        else:
+            cursor.executemany(shape.head + "(" + ", ".join(["%s"] * shape.width) + ")" + shape.tail, values)
+
+
+# The shape of an INSERT (columns given + the model's defaults for the rest, SQL, value adapters), per model and
+# column list: shared by ``insert_rows`` and ``insert_returning``.
+_RETURNING: dict[tuple[Any, ...], _InsertShape] = {}
+_MISSING = object()
+# Field types whose Python values JSON carries exactly into PostgreSQL's json_populate_recordset (text, integers,
+# booleans, timestamps and dates as ISO text, JSON as the field's own encoding); other columns take parameters.
+_JSON_SAFE = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DateTimeField,
+              models.DateField, models.ForeignKey, models.JSONField)
+_JSON_UNSAFE = (models.FloatField, models.DecimalField, models.DurationField, models.BinaryField, models.UUIDField,
+                models.GenericIPAddressField)
+
+
+class _InsertShape:
+    """One (model, columns, returning, conflicts) shape of ``insert_rows``/``insert_returning``: SQL parts, adapters,
+    defaults."""
+
+    def __init__(self, model: type[models.Model], columns: tuple[str, ...], returning: tuple[str, ...],
+                 ignore_conflicts: bool) -> None:
+        meta = model._meta
+        fields = [meta.get_field(name) for name in columns]
+        given = {f.name for f in fields}  # columns may name a foreign key by its attname ("patient_id")
+        self.missing = [f for f in meta.concrete_fields if f.name not in given and not f.primary_key]
+        self.callables = [f.has_default() and callable(f.default) for f in self.missing]
+        self.all_fields: list[Any] = [*fields, *self.missing]
+        qn = connection.ops.quote_name
+        self.columns = [str(f.column) for f in self.all_fields]
+        cols = ", ".join(qn(c) for c in self.columns)
+        table = qn(meta.db_table)
+        self.width = len(self.all_fields)
+        self.head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - identifiers from model metadata
+        back = ", ".join(qn(str(meta.get_field(n).column)) for n in returning)  # type: ignore[union-attr]
+        self.tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (f" RETURNING {back}" if back else "")
+        self.adapters = [_adapter(f) for f in self.all_fields]
+        self.adapted = [(i, a, isinstance(f, models.DateField)) for i, (f, a) in
+                        enumerate(zip(self.all_fields, self.adapters, strict=True)) if a is not None]
+        # PostgreSQL: the rows as one JSON parameter (json_populate_recordset), a statement of fixed text, instead
+        # of a VALUES list whose every value psycopg quotes into the text client-side.
+        self.json_sql: str | None = None
+        if connection.vendor == "postgresql" and all(
+                isinstance(f, _JSON_SAFE) and not isinstance(f, _JSON_UNSAFE) for f in self.all_fields):
+            source = f"json_populate_recordset(NULL::{table}, %s)"
+            self.json_sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}{self.tail}"  # noqa: S608 - model metadata
+        self.json_fields = [(i, f.encoder) for i, f in enumerate(self.all_fields) if isinstance(f, models.JSONField)]
+
+    def defaults(self) -> list[Any]:
+        constants = [None if c else f.get_default() for f, c in zip(self.missing, self.callables, strict=True)]
+        return constants
+
+    def full(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        constants = self.defaults()
+        if not any(self.callables):
+            return [[*row, *constants] for row in rows]
+        return [[*row, *(f.get_default() if c else k for f, c, k in zip(self.missing, self.callables, constants,
+                                                                          strict=True))] for row in rows]
+
+
+def _shape(model: type[models.Model], columns: Sequence[str], returning: Sequence[str],
+           ignore_conflicts: bool) -> _InsertShape:
+    key = (model, connection.vendor, tuple(columns), tuple(returning), ignore_conflicts)
+    shape = _RETURNING.get(key)
+    if shape is None:
+        shape = _RETURNING[key] = _InsertShape(model, tuple(columns), tuple(returning), ignore_conflicts)
+    return shape
+
+
+def _adapt(shape: _InsertShape, values: list[list[Any]]) -> None:
+    """Convert the rows' dates, timestamps and JSON in place through the backend's adapters. Rows repeat values
+    (the batch's timestamp and deadlines, a shared explanation): each distinct timestamp or date is adapted once
+    per column (equal values adapt alike), other values once per object (a bounded cache per column)."""
+    for i, adapt, by_value in shape.adapted:
+        done: dict[Any, Any] = {}
+        for row in values:
+            v = row[i]
+            if v is not None:
+                k = v if by_value else id(v)
+                out = done.get(k, _MISSING)
+                if out is _MISSING:
+                    if len(done) >= 4096:  # mostly distinct values (a large bulk insert): keep memory flat
+                        done.clear()
+                    out = done[k] = adapt(v)
+                row[i] = out
+
+
+def _insert_multi_row(cursor: Any, shape: _InsertShape, values: list[list[Any]],
+                      out_rows: list[tuple[Any, ...]] | None) -> None:
+    """One INSERT with a VALUES list per chunk of rows (as many as the backend's parameter limit allows);
+    ``out_rows`` collects what RETURNING gives back."""
+    one = "(" + ", ".join(["%s"] * shape.width) + ")"
+    per = max(1, (connection.features.max_query_params or 999) // shape.width)
+    for lo in range(0, len(values), per):
+        chunk = values[lo : lo + per]
+        cursor.execute(shape.head + ", ".join([one] * len(chunk)) + shape.tail, [v for row in chunk for v in row])
+        if out_rows is not None:
+            out_rows.extend(tuple(r) for r in cursor.fetchall())
+
+
+def _json_payload(shape: _InsertShape, rows: list[list[Any]]) -> str | None:
+    """The rows as a JSON array of objects keyed by column, or None when a value has no exact JSON form."""
+    if shape.json_fields:
+        encoded: dict[int, tuple[object, object]] = {}
+        for row in rows:
+            for i, encoder in shape.json_fields:
+                v = row[i]
+                if v is not None:
+                    seen = encoded.get(i)
+                    if seen is None or seen[0] is not v:  # rows share values: encode each distinct object once
+                        seen = encoded[i] = (v, orjson.Fragment(json.dumps(v, cls=encoder)))
+                    row[i] = seen[1]
+    try:
+        return orjson.dumps([dict(zip(shape.columns, row, strict=True)) for row in rows]).decode()
+    except TypeError:  # e.g. a Decimal in an integer column: let the driver adapt it
+        return None
 
 
 def update_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -379,76 +456,6 @@ def bulk_write_session(*, cache_mib: int = 256, checkpoint_pages: int = 16384) -
 
 # ---- batch paths that need the new ids back, and reads without the ORM's query compilation ------------------
 
-_RETURNING: dict[tuple[Any, ...], _InsertShape] = {}
-_MISSING = object()
-# Field types whose Python values JSON carries exactly into PostgreSQL's json_populate_recordset (text, integers,
-# booleans, timestamps and dates as ISO text, JSON as the field's own encoding); other columns take parameters.
-_JSON_SAFE = (models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.DateTimeField,
-              models.DateField, models.ForeignKey, models.JSONField)
-_JSON_UNSAFE = (models.FloatField, models.DecimalField, models.DurationField, models.BinaryField, models.UUIDField,
-                models.GenericIPAddressField)
-
-
-class _InsertShape:
-    """One (model, columns, returning, conflicts) shape of ``insert_returning``: SQL parts, adapters, defaults."""
-
-    def __init__(self, model: type[models.Model], columns: tuple[str, ...], returning: tuple[str, ...],
-                 ignore_conflicts: bool) -> None:
-        meta = model._meta
-        fields = [meta.get_field(name) for name in columns]
-        self.missing = [f for f in meta.concrete_fields if f.name not in columns and not f.primary_key]
-        self.callables = [f.has_default() and callable(f.default) for f in self.missing]
-        self.all_fields: list[Any] = [*fields, *self.missing]
-        qn = connection.ops.quote_name
-        self.columns = [str(f.column) for f in self.all_fields]
-        cols = ", ".join(qn(c) for c in self.columns)
-        table = qn(meta.db_table)
-        self.width = len(self.all_fields)
-        self.head = f"INSERT INTO {table} ({cols}) VALUES "  # noqa: S608 - identifiers from model metadata
-        back = ", ".join(qn(str(meta.get_field(n).column)) for n in returning)  # type: ignore[union-attr]
-        self.tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (f" RETURNING {back}" if back else "")
-        self.adapters = [_adapter(f) for f in self.all_fields]
-        self.adapted = [(i, a, isinstance(f, models.DateField)) for i, (f, a) in
-                        enumerate(zip(self.all_fields, self.adapters, strict=True)) if a is not None]
-        # PostgreSQL: the rows as one JSON parameter (json_populate_recordset), a statement of fixed text, instead
-        # of a VALUES list whose every value psycopg quotes into the text client-side.
-        self.json_sql: str | None = None
-        if connection.vendor == "postgresql" and all(
-                isinstance(f, _JSON_SAFE) and not isinstance(f, _JSON_UNSAFE) for f in self.all_fields):
-            source = f"json_populate_recordset(NULL::{table}, %s)"
-            self.json_sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}{self.tail}"  # noqa: S608 - model metadata
-        self.json_fields = [(i, f.encoder) for i, f in enumerate(self.all_fields) if isinstance(f, models.JSONField)]
-
-    def defaults(self) -> list[Any]:
-        constants = [None if c else f.get_default() for f, c in zip(self.missing, self.callables, strict=True)]
-        return constants
-
-    def full(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-        constants = self.defaults()
-        if not any(self.callables):
-            return [[*row, *constants] for row in rows]
-        return [[*row, *(f.get_default() if c else k for f, c, k in zip(self.missing, self.callables, constants,
-                                                                          strict=True))] for row in rows]
-
-
-def _json_payload(shape: _InsertShape, rows: list[list[Any]]) -> str | None:
-    """The rows as a JSON array of objects keyed by column, or None when a value has no exact JSON form."""
-    if shape.json_fields:
-        encoded: dict[int, tuple[object, object]] = {}
-        for row in rows:
-            for i, encoder in shape.json_fields:
-                v = row[i]
-                if v is not None:
-                    seen = encoded.get(i)
-                    if seen is None or seen[0] is not v:  # rows share values: encode each distinct object once
-                        seen = encoded[i] = (v, orjson.Fragment(json.dumps(v, cls=encoder)))
-                    row[i] = seen[1]
-    try:
-        return orjson.dumps([dict(zip(shape.columns, row, strict=True)) for row in rows]).decode()
-    except TypeError:  # e.g. a Decimal in an integer column: let the driver adapt it
-        return None
-
-
 def insert_returning(
     model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]],
     returning: Sequence[str] = ("id",), *, ignore_conflicts: bool = False,
@@ -463,10 +470,7 @@ def insert_returning(
     types allow it; else multi-row VALUES."""
     if not rows:
         return []
-    key = (model, connection.vendor, tuple(columns), tuple(returning), ignore_conflicts)
-    shape = _RETURNING.get(key)
-    if shape is None:
-        shape = _RETURNING[key] = _InsertShape(model, tuple(columns), tuple(returning), ignore_conflicts)
+    shape = _shape(model, columns, returning, ignore_conflicts)
     values = shape.full(rows)
     payload = _json_payload(shape, values) if shape.json_sql is not None else None
     out_rows: list[tuple[Any, ...]] = []
@@ -476,25 +480,8 @@ def insert_returning(
             return [tuple(r) for r in cursor.fetchall()] if returning else []
         if shape.json_sql is not None:
             values = shape.full(rows)  # the JSON attempt replaced JSON values in place
-        # Rows repeat values (the batch's timestamp and deadlines, a shared explanation): adapt each distinct
-        # timestamp or date once per column (equal values adapt alike), other values once per object.
-        for i, adapt, by_value in shape.adapted:
-            done: dict[Any, Any] = {}
-            for row in values:
-                v = row[i]
-                if v is not None:
-                    k = v if by_value else id(v)
-                    out = done.get(k, _MISSING)
-                    if out is _MISSING:
-                        out = done[k] = adapt(v)
-                    row[i] = out
-        one = "(" + ", ".join(["%s"] * shape.width) + ")"
-        per = max(1, (connection.features.max_query_params or 999) // shape.width)
-        for lo in range(0, len(values), per):
-            chunk = values[lo : lo + per]
-            cursor.execute(shape.head + ", ".join([one] * len(chunk)) + shape.tail, [v for row in chunk for v in row])
-            if returning:
-                out_rows.extend(tuple(r) for r in cursor.fetchall())
+        _adapt(shape, values)
+        _insert_multi_row(cursor, shape, values, out_rows if returning else None)
     return out_rows
 
 

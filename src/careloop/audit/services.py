@@ -50,6 +50,17 @@ _COLUMNS = [
 ]
 
 
+def merge_events(app: str, *, merged_id: int, surviving_id: int, moved: dict[str, int]) -> list[EventSpec]:
+    """The two events of a patient merge in ``app`` (``<app>.patient_merged`` on the merged patient,
+    ``<app>.patient_merge_received`` on the survivor), saying what moved: each app that moves rows writes them."""
+    return [
+        EventSpec(f"{app}.patient_merged", merged_id, "Patient", str(merged_id),
+                  detail={"into": surviving_id, "moved": moved}),
+        EventSpec(f"{app}.patient_merge_received", surviving_id, "Patient", str(surviving_id),
+                  detail={"from": merged_id, "moved": moved}),
+    ]
+
+
 def record_event(
     *,
     actor: Actor,

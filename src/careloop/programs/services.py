@@ -10,7 +10,7 @@ from django.db import transaction
 
 from careloop.accounts import rules as access
 from careloop.accounts.models import User
-from careloop.audit.services import record_event
+from careloop.audit.services import merge_events, record_event, record_events
 from careloop.clinics.models import Organization, Practitioner
 from careloop.core import clock
 from careloop.core.actor import Actor
@@ -348,10 +348,6 @@ def move_patient_programs(*, organization_id: int, merged_id: int, surviving_id:
         if days:
             moved["DeviceDayCount"] = days
         if moved:
-            for patient_id, action, detail in (
-                (merged_id, "programs.patient_merged", {"into": surviving_id, "moved": moved}),
-                (surviving_id, "programs.patient_merge_received", {"from": merged_id, "moved": moved}),
-            ):
-                record_event(actor=actor, action=action, patient_id=patient_id, object_type="Patient",
-                             object_id=str(patient_id), detail=detail, organization_id=organization_id)
+            record_events(actor=actor, organization_id=organization_id, events=merge_events(
+                "programs", merged_id=merged_id, surviving_id=surviving_id, moved=moved))
     return moved

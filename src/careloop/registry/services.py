@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from careloop.audit.services import EventSpec, record_events
+from careloop.audit.services import EventSpec, merge_events, record_events
 from careloop.core.actor import Actor
 from careloop.core.db import (
     Converter,
@@ -572,9 +572,6 @@ def merge_patients(*, organization_id: int, surviving_id: int, merged_id: int, a
         Patient.objects.filter(pk=merged_id).update(active=False, updated_at=timezone.now())
         PatientLink.objects.create(organization_id=organization_id, merged_id=merged_id, surviving_id=surviving_id,
                                    message_id=message_id, moved=moved)
-        record_events(actor=actor, organization_id=organization_id, events=[
-            EventSpec("registry.patient_merged", merged_id, "Patient", str(merged_id),
-                      detail={"into": surviving_id, "moved": moved}),
-            EventSpec("registry.patient_merge_received", surviving_id, "Patient", str(surviving_id),
-                      detail={"from": merged_id, "moved": moved})])
+        record_events(actor=actor, organization_id=organization_id, events=merge_events(
+            "registry", merged_id=merged_id, surviving_id=surviving_id, moved=moved))
     return moved

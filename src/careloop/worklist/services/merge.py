@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from careloop.audit.services import EventSpec, record_events
+from careloop.audit.services import merge_events, record_events
 from careloop.core import clock
 from careloop.core.actor import Actor
 from careloop.worklist.models import CareTask, OutreachAttempt, RunningTimer, TimeEntry
@@ -30,9 +30,6 @@ def move_patient_work(*, organization_id: int, merged_id: int, surviving_id: int
             if n:
                 moved[name] = n
         if moved:
-            record_events(actor=actor, organization_id=organization_id, events=[
-                EventSpec("worklist.patient_merged", merged_id, "Patient", str(merged_id),
-                          detail={"into": surviving_id, "moved": moved}),
-                EventSpec("worklist.patient_merge_received", surviving_id, "Patient", str(surviving_id),
-                          detail={"from": merged_id, "moved": moved})])
+            record_events(actor=actor, organization_id=organization_id, events=merge_events(
+                "worklist", merged_id=merged_id, surviving_id=surviving_id, moved=moved))
     return moved

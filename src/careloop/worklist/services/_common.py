@@ -13,7 +13,7 @@ from careloop.accounts import rules as access
 from careloop.clinics.models import Organization
 from careloop.core import clock
 from careloop.core.actor import Actor
-from careloop.core.db import insert_rows
+from careloop.core.db import insert_returning, insert_rows
 from careloop.core.errors import NotFound, PermissionDenied
 from careloop.core.jobs import after_commit
 from careloop.worklist.models import CareTask, Notification, TaskEvent
@@ -78,13 +78,15 @@ def event(
 def event_rows(
     organization_id: int, rows: Sequence[tuple[int, str, str, str, str]], actor: Actor, at: dt.datetime
 ) -> None:
-    """Insert history rows set-based: (task id, kind, from, to, reason)."""
-    insert_rows(
+    """Insert history rows set-based: (task id, kind, from, to, reason). One statement per chunk of rows
+    (PostgreSQL: the rows as one JSON parameter, ``insert_returning``) instead of a statement per row."""
+    insert_returning(
         TaskEvent,
         ["organization", "task", "at", "kind", "actor_user", "actor_name", "from_value", "to_value", "reason",
          "created_at", "updated_at"],
         [(organization_id, tid, at, kind, actor.user_id, actor.username, f[:150], t[:150], r[:500], at, at)
          for tid, kind, f, t, r in rows],
+        returning=(),
     )
 
 

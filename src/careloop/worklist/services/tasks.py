@@ -24,7 +24,7 @@ from careloop.programs.choices import PROGRAM_CODES
 from careloop.registry.models import Patient
 from careloop.worklist import selectors
 from careloop.worklist.choices import TaskEventKind, TaskStatus, TaskType
-from careloop.worklist.models import CareTask, TaskEvent
+from careloop.worklist.models import CareTask
 from careloop.worklist.rules import priority as prio
 from careloop.worklist.rules import status as status_rules
 from careloop.worklist.rules.timeline import default_due_at
@@ -33,6 +33,7 @@ from careloop.worklist.services._common import (
     can_work,
     check_org,
     event,
+    event_rows,
     require,
     zone_of,
 )
@@ -226,22 +227,6 @@ def _in(values: Sequence[object]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-_HISTORY_COLUMNS = ["organization", "task", "at", "kind", "actor_user", "actor_name", "from_value", "to_value",
-                    "reason", "created_at", "updated_at"]
-
-
-def _history(organization_id: int, rows: Sequence[tuple[int, str, str, str, str]], actor: Actor,
-             at: dt.datetime) -> None:
-    """``event_rows`` (the same rows: task id, kind, from, to, reason) written as one statement per chunk of rows
-    (PostgreSQL: one JSON parameter) instead of a statement per row."""
-    insert_returning(
-        TaskEvent, _HISTORY_COLUMNS,
-        [(organization_id, tid, at, kind, actor.user_id, actor.username, f[:150], t[:150], r[:500], at, at)
-         for tid, kind, f, t, r in rows],
-        returning=(),
-    )
-
-
 def _bulk_batch(organization_id: int, batch: Sequence[TaskSpec], actor: Actor, zone: ZoneInfo,
                 result: BulkCreateResult) -> None:
     now = clock.now()
@@ -285,7 +270,7 @@ def _bulk_batch(organization_id: int, batch: Sequence[TaskSpec], actor: Actor, z
             result.created_ids.append(tid)
             events.append(EventSpec("task.created", s.patient_id, "CareTask", str(tid),
                                     detail={"dedupe_key": s.dedupe_key}))
-        _history(organization_id, history, actor, now)
+        event_rows(organization_id, history, actor, now)
         record_events(actor=actor, organization_id=organization_id, events=events)
 
 

@@ -120,7 +120,7 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
         d = rules.deadlines(enc.end, zone)
         created = ep is None
         if ep is None:
-            ep = _new_episode(organization_id, enc.patient_id, enc.pk)
+            ep = TransitionEpisode(organization_id=organization_id, patient_id=enc.patient_id, encounter_id=enc.pk)
         before = (ep.status, ep.discharged_at, ep.disposition)
         reopened = ep.status == S.CANCELLED
         if reopened:  # a new discharge after a cancelled one: new windows, new tasks, evidence found afresh
@@ -178,22 +178,6 @@ def sync_encounters(*, organization_id: int, encounter_ids: list[int],
 _EP_FIELDS = [f for f in TransitionEpisode._meta.concrete_fields if not f.primary_key]
 _EP_NAMES = [f.name for f in _EP_FIELDS]
 _EP_ATTNAMES = [f.attname for f in _EP_FIELDS]
-
-
-# (field, default computed per instance?, constant default) in concrete-field order; the primary key None
-_EP_DEFAULTS = [(f, f.has_default() and callable(f.default), None if f.primary_key else f.get_default())
-                for f in TransitionEpisode._meta.concrete_fields]
-_EP_ORG, _EP_PATIENT, _EP_ENCOUNTER = (
-    [f.attname for f in TransitionEpisode._meta.concrete_fields].index(n)
-    for n in ("organization_id", "patient_id", "encounter_id"))
-
-
-def _new_episode(organization_id: int, patient_id: int, encounter_id: int) -> TransitionEpisode:
-    """``TransitionEpisode(organization_id=..., patient_id=..., encounter_id=...)``, the other fields at their
-    defaults, built by position (the model's fast path) instead of by keyword."""
-    values = [f.get_default() if callable_default else default for f, callable_default, default in _EP_DEFAULTS]
-    values[_EP_ORG], values[_EP_PATIENT], values[_EP_ENCOUNTER] = organization_id, patient_id, encounter_id
-    return TransitionEpisode(*values)  # type: ignore[misc]
 
 
 def _insert_episodes(new: list[TransitionEpisode]) -> None:
